@@ -1,0 +1,275 @@
+"""The in-process store: plain dicts, for tests and benchmarks (URL `memory://`).
+
+It keeps the `Store` invariants of `storage.base` within one process:
+
+* each method yields once (an anyio checkpoint) before it looks at the state and
+  then runs to completion without awaiting again, so every method is atomic with
+  respect to other tasks, as a transaction is in the SQL backends;
+* a method checks everything that can fail before it changes anything, so a
+  failed call leaves the state as it was;
+* records are frozen and kept as given, never copied except to keep the lock
+  columns or to assign an event id. Payload mappings are kept *by reference*:
+  callers must treat the mappings they pass in or get back as read-only;
+* event ids come from one counter per store and are never reused;
+* nothing is durable: the state lives as long as the object.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+from anyio.lowlevel import checkpoint
+
+from storage.base import NotFound, StackExists, StoreError
+from storage.records import EngineRecord, EventRecord, ResourceRecord, StackRecord, TemplateRecord
+
+
+class MemoryStore:
+    """A `Store` in dicts; see the module docstring for what it guarantees."""
+
+    url = "memory://"
+
+    def __init__(self) -> None:
+        self._stacks: dict[str, StackRecord] = {}
+        self._stack_ids: dict[str, str] = {}  # name -> id
+        self._templates: dict[str, TemplateRecord] = {}
+        self._resources: dict[str, ResourceRecord] = {}
+        self._stack_resources: dict[str, set[str]] = {}
+        self._events: dict[str, list[EventRecord]] = {}
+        self._engines: dict[str, EngineRecord] = {}
+        self._cancel_requests: dict[str, bool] = {}
+        self._last_event_id = 0
+
+    async def close(self) -> None:
+        await checkpoint()
+
+    # stacks
+
+    async def create_stack(self, stack: StackRecord, template: TemplateRecord) -> None:
+        await checkpoint()
+        if stack.name in self._stack_ids:
+            raise StackExists(stack.name)
+        if stack.id in self._stacks:
+            raise StoreError(f"stack id {stack.id!r} is already stored")
+        if template.stack_id != stack.id:
+            self._require_stack(template.stack_id)
+        self._require_new_template(template.id)
+        self._stacks[stack.id] = stack
+        self._stack_ids[stack.name] = stack.id
+        self._stack_resources[stack.id] = set()
+        self._events[stack.id] = []
+        self._templates[template.id] = template
+
+    async def get_stack(self, name_or_id: str) -> StackRecord | None:
+        await checkpoint()
+        found = self._stacks.get(name_or_id)
+        if found is not None:
+            return found
+        stack_id = self._stack_ids.get(name_or_id)
+        return None if stack_id is None else self._stacks[stack_id]
+
+    async def list_stacks(self) -> list[StackRecord]:
+        await checkpoint()
+        return sorted(self._stacks.values(), key=lambda s: (s.created_at, s.name))
+
+    async def save_stack(self, stack: StackRecord, event: EventRecord | None = None) -> None:
+        await checkpoint()
+        old = self._require_stack(stack.id)
+        if stack.name != old.name and stack.name in self._stack_ids:
+            raise StackExists(stack.name)
+        self._require_event_stacks([event] if event else [])
+        if stack.name != old.name:
+            del self._stack_ids[old.name]
+            self._stack_ids[stack.name] = stack.id
+        if (stack.engine_id, stack.traversal_id) != (old.engine_id, old.traversal_id):
+            stack = dataclasses.replace(
+                stack, engine_id=old.engine_id, traversal_id=old.traversal_id
+            )
+        self._stacks[stack.id] = stack
+        if event is not None:
+            self._append(event)
+
+    async def delete_stack(self, stack_id: str) -> None:
+        await checkpoint()
+        stack = self._stacks.pop(stack_id, None)
+        if stack is None:
+            return
+        del self._stack_ids[stack.name]
+        self._cancel_requests.pop(stack_id, None)
+        for resource_id in self._stack_resources.pop(stack_id):
+            del self._resources[resource_id]
+        del self._events[stack_id]
+        owned = [t.id for t in self._templates.values() if t.stack_id == stack_id]
+        for template_id in owned:
+            del self._templates[template_id]
+
+    async def acquire_stack_lock(
+        self, stack_id: str, engine_id: str, expected: str | None = None
+    ) -> bool:
+        await checkpoint()
+        stack = self._require_stack(stack_id)
+        if stack.engine_id != expected:
+            return False
+        self._stacks[stack_id] = dataclasses.replace(stack, engine_id=engine_id)
+        self._cancel_requests.pop(stack_id, None)
+        return True
+
+    async def release_stack_lock(self, stack_id: str, engine_id: str) -> None:
+        await checkpoint()
+        stack = self._stacks.get(stack_id)
+        if stack is not None and stack.engine_id == engine_id:
+            self._stacks[stack_id] = dataclasses.replace(stack, engine_id=None)
+
+    async def request_cancel(self, stack_id: str, rollback: bool) -> None:
+        await checkpoint()
+        self._require_stack(stack_id)
+        self._cancel_requests[stack_id] = rollback
+
+    async def take_cancel_request(self, stack_id: str) -> bool | None:
+        await checkpoint()
+        return self._cancel_requests.pop(stack_id, None)
+
+    # templates
+
+    async def store_template(self, template: TemplateRecord) -> None:
+        await checkpoint()
+        self._require_stack(template.stack_id)
+        self._require_new_template(template.id)
+        self._templates[template.id] = template
+
+    async def get_template(self, template_id: str) -> TemplateRecord | None:
+        await checkpoint()
+        return self._templates.get(template_id)
+
+    async def delete_template(self, template_id: str) -> None:
+        await checkpoint()
+        self._templates.pop(template_id, None)
+
+    # resources
+
+    async def add_resource(
+        self, resource: ResourceRecord, event: EventRecord | None = None
+    ) -> None:
+        await checkpoint()
+        self._require_stack(resource.stack_id)
+        if resource.id in self._resources:
+            raise StoreError(f"resource id {resource.id!r} is already stored")
+        self._require_event_stacks([event] if event else [])
+        self._resources[resource.id] = resource
+        self._stack_resources[resource.stack_id].add(resource.id)
+        if event is not None:
+            self._append(event)
+
+    async def save_resource(
+        self, resource: ResourceRecord, event: EventRecord | None = None
+    ) -> None:
+        await self.save_resources([resource], [event] if event else [])
+
+    async def save_resources(
+        self, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
+    ) -> None:
+        await checkpoint()
+        missing = [r.id for r in resources if r.id not in self._resources]
+        if missing:
+            raise NotFound(f"no resource {missing[0]!r}")
+        self._require_stack_ids(r.stack_id for r in resources)
+        self._require_event_stacks(events)
+        for resource in resources:
+            self._put_resource(resource)
+        for event in events:
+            self._append(event)
+
+    async def get_resource(self, resource_id: str) -> ResourceRecord | None:
+        await checkpoint()
+        return self._resources.get(resource_id)
+
+    async def list_resources(self, stack_id: str) -> list[ResourceRecord]:
+        await checkpoint()
+        rows = [self._resources[i] for i in self._stack_resources.get(stack_id, ())]
+        return sorted(rows, key=lambda r: (r.created_at, r.id))
+
+    async def delete_resource(self, resource_id: str) -> None:
+        await checkpoint()
+        resource = self._resources.pop(resource_id, None)
+        if resource is not None:
+            self._stack_resources[resource.stack_id].discard(resource_id)
+
+    # events
+
+    async def append_event(self, event: EventRecord) -> EventRecord:
+        await checkpoint()
+        self._require_stack(event.stack_id)
+        return self._append(event)
+
+    async def list_events(
+        self, stack_id: str, after: int = 0, resource_name: str | None = None
+    ) -> list[EventRecord]:
+        await checkpoint()
+        events = self._events.get(stack_id, [])
+        start = bisect.bisect_right(events, after, key=lambda e: e.id)
+        if resource_name is None:
+            return events[start:]
+        return [e for e in events[start:] if e.resource_name == resource_name]
+
+    # engines
+
+    async def register_engine(self, engine: EngineRecord) -> None:
+        await checkpoint()
+        self._engines[engine.id] = engine
+
+    async def heartbeat(self, engine_id: str, now: float) -> None:
+        await checkpoint()
+        engine = self._engines.get(engine_id)
+        if engine is None:
+            raise NotFound(f"no engine {engine_id!r}")
+        self._engines[engine_id] = dataclasses.replace(engine, heartbeat_at=now)
+
+    async def get_engine(self, engine_id: str) -> EngineRecord | None:
+        await checkpoint()
+        return self._engines.get(engine_id)
+
+    async def list_engines(self) -> list[EngineRecord]:
+        await checkpoint()
+        return sorted(self._engines.values(), key=lambda e: (e.started_at, e.id))
+
+    async def remove_engine(self, engine_id: str) -> None:
+        await checkpoint()
+        self._engines.pop(engine_id, None)
+
+    # helpers: checks raise before any change; writers assume the checks passed
+
+    def _require_stack(self, stack_id: str) -> StackRecord:
+        stack = self._stacks.get(stack_id)
+        if stack is None:
+            raise NotFound(f"no stack {stack_id!r}")
+        return stack
+
+    def _require_stack_ids(self, stack_ids: Iterable[str]) -> None:
+        for stack_id in stack_ids:
+            self._require_stack(stack_id)
+
+    def _require_event_stacks(self, events: Iterable[EventRecord]) -> None:
+        self._require_stack_ids(e.stack_id for e in events)
+
+    def _require_new_template(self, template_id: str) -> None:
+        if template_id in self._templates:
+            raise StoreError(f"template id {template_id!r} is already stored")
+
+    def _put_resource(self, resource: ResourceRecord) -> None:
+        old = self._resources[resource.id]
+        if (resource.engine_id, resource.atomic_key) != (old.engine_id, old.atomic_key):
+            resource = dataclasses.replace(
+                resource, engine_id=old.engine_id, atomic_key=old.atomic_key
+            )
+        if resource.stack_id != old.stack_id:
+            self._stack_resources[old.stack_id].discard(resource.id)
+            self._stack_resources[resource.stack_id].add(resource.id)
+        self._resources[resource.id] = resource
+
+    def _append(self, event: EventRecord) -> EventRecord:
+        self._last_event_id += 1
+        event = dataclasses.replace(event, id=self._last_event_id)
+        self._events[event.stack_id].append(event)
+        return event

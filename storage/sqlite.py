@@ -1,0 +1,416 @@
+"""The embedded store: one SQLite file, shared safely by several local processes.
+
+How it keeps the `Store` invariants of `storage.base`:
+
+* one connection per store, used only from worker threads through a
+  `CapacityLimiter(1)` the store owns: calls never block the event loop and run
+  one at a time. A cancelled caller waits for its call to finish, so a
+  transaction always commits or rolls back as a whole;
+* each method is one transaction. Writes start with `BEGIN IMMEDIATE`, which
+  takes the file's write lock before reading, so a check-then-write (name taken?
+  lock holder?) is atomic across processes; other processes wait up to
+  `BUSY_TIMEOUT_S` for the lock;
+* WAL journal with `synchronous=FULL`: a commit is fsynced before the method
+  returns, so a reported state survives a power loss, and readers never block
+  the writer;
+* foreign keys are on: children of a missing stack are refused (`NotFound`) and
+  deleting a stack cascades to its templates, resources and events;
+* the schema comes from the numbered files in `migrations/sqlite/`, applied at
+  open in order, each in its own `BEGIN IMMEDIATE` transaction that re-checks
+  `schema_migrations`, so processes opening a fresh file at once apply each
+  migration exactly once;
+* how records map to rows, and the fixed SQL text of every statement (prepared
+  once by the connection's statement cache), live in `storage.sqlite_rows`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import importlib.resources
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from storage import sqlite_rows as sql
+from storage.base import NotFound, StackExists, StoreError
+from storage.records import (
+    EngineRecord,
+    EventRecord,
+    ResourceRecord,
+    StackRecord,
+    TemplateRecord,
+)
+
+T = TypeVar("T")
+
+DEFAULT_PATH = Path(".convergent") / "state.db"
+#: how long a call waits for another process's write transaction to finish
+BUSY_TIMEOUT_S = 30.0
+
+Connection = sqlite3.Connection
+
+
+class SQLiteStore:
+    """A `Store` in one SQLite file; open it with `await SQLiteStore.open(path)`."""
+
+    def __init__(self, connection: Connection, url: str) -> None:
+        self.url = url
+        self._conn = connection
+        self._limiter = anyio.CapacityLimiter(1)
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str] = DEFAULT_PATH) -> SQLiteStore:
+        """Open (creating it and its directory if needed) and migrate the database at `path`."""
+        path = Path(path)
+        store = cls(await anyio.to_thread.run_sync(_connect, path), f"sqlite:///{path}")
+        try:
+            await store._call(_migrate)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await anyio.to_thread.run_sync(self._conn.close, limiter=self._limiter)
+
+    async def _call(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` on the connection in a worker thread, one call at a time."""
+        return await anyio.to_thread.run_sync(fn, self._conn, limiter=self._limiter)
+
+    async def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` as one `BEGIN IMMEDIATE` transaction."""
+        return await self._call(functools.partial(_in_transaction, fn))
+
+    # stacks
+
+    async def create_stack(self, stack: StackRecord, template: TemplateRecord) -> None:
+        def create(conn: Connection) -> None:
+            if conn.execute(sql.STACK_NAME_TAKEN, (stack.name,)).fetchone():
+                raise StackExists(stack.name)
+            with _constraints(f"stack id {stack.id!r} is already stored"):
+                conn.execute(sql.INSERT_STACK, sql.stack_row(stack))
+            with _constraints(f"template id {template.id!r} is already stored"):
+                conn.execute(sql.INSERT_TEMPLATE, sql.template_row(template))
+
+        await self._write(create)
+
+    async def get_stack(self, name_or_id: str) -> StackRecord | None:
+        row = await self._call(lambda c: c.execute(sql.GET_STACK, (name_or_id,)).fetchone())
+        return None if row is None else sql.stack_from_row(row)
+
+    async def list_stacks(self) -> list[StackRecord]:
+        rows = await self._call(lambda c: c.execute(sql.LIST_STACKS).fetchall())
+        return [sql.stack_from_row(row) for row in rows]
+
+    async def save_stack(self, stack: StackRecord, event: EventRecord | None = None) -> None:
+        def save(conn: Connection) -> None:
+            try:
+                updated = conn.execute(sql.SAVE_STACK, sql.stack_save_row(stack)).rowcount
+            except sqlite3.IntegrityError as exc:
+                if exc.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
+                    raise StackExists(stack.name) from None
+                raise
+            if updated == 0:
+                raise NotFound(f"no stack {stack.id!r}")
+            if event is not None:
+                _insert_events(conn, [event])
+
+        await self._write(save)
+
+    async def delete_stack(self, stack_id: str) -> None:
+        await self._write(lambda c: c.execute(sql.DELETE_STACK, (stack_id,)))
+
+    async def acquire_stack_lock(
+        self, stack_id: str, engine_id: str, expected: str | None = None
+    ) -> bool:
+        def acquire(conn: Connection) -> bool:
+            if conn.execute(sql.ACQUIRE_STACK_LOCK, (engine_id, stack_id, expected)).rowcount:
+                return True
+            if conn.execute(sql.STACK_EXISTS, (stack_id,)).fetchone() is None:
+                raise NotFound(f"no stack {stack_id!r}")
+            return False
+
+        return await self._write(acquire)
+
+    async def release_stack_lock(self, stack_id: str, engine_id: str) -> None:
+        await self._write(lambda c: c.execute(sql.RELEASE_STACK_LOCK, (stack_id, engine_id)))
+
+    async def request_cancel(self, stack_id: str, rollback: bool) -> None:
+        request = "rollback" if rollback else "no_rollback"
+
+        def save(conn: Connection) -> None:
+            if conn.execute(sql.REQUEST_CANCEL, (request, stack_id)).rowcount == 0:
+                raise NotFound(f"no stack {stack_id!r}")
+
+        await self._write(save)
+
+    async def take_cancel_request(self, stack_id: str) -> bool | None:
+        def peek(conn: Connection) -> Any:
+            return conn.execute(sql.PEEK_CANCEL_REQUEST, (stack_id,)).fetchone()
+
+        # A read first: the common answer is "no request", which needs no write lock.
+        found = await self._call(peek)
+        if found is None or found[0] is None:
+            return None
+
+        def take(conn: Connection) -> bool | None:
+            row = conn.execute(sql.PEEK_CANCEL_REQUEST, (stack_id,)).fetchone()
+            if row is None or row[0] is None:
+                return None
+            conn.execute(sql.REQUEST_CANCEL, (None, stack_id))
+            return bool(row[0] == "rollback")
+
+        return await self._write(take)
+
+    # templates
+
+    async def store_template(self, template: TemplateRecord) -> None:
+        def store(conn: Connection) -> None:
+            with _constraints(f"template id {template.id!r} is already stored"):
+                conn.execute(sql.INSERT_TEMPLATE, sql.template_row(template))
+
+        await self._write(store)
+
+    async def get_template(self, template_id: str) -> TemplateRecord | None:
+        row = await self._call(lambda c: c.execute(sql.GET_TEMPLATE, (template_id,)).fetchone())
+        return None if row is None else sql.template_from_row(row)
+
+    async def delete_template(self, template_id: str) -> None:
+        await self._write(lambda c: c.execute(sql.DELETE_TEMPLATE, (template_id,)))
+
+    # resources
+
+    async def add_resource(
+        self, resource: ResourceRecord, event: EventRecord | None = None
+    ) -> None:
+        def add(conn: Connection) -> None:
+            with _constraints(f"resource id {resource.id!r} is already stored"):
+                conn.execute(sql.INSERT_RESOURCE, sql.resource_row(resource))
+            if event is not None:
+                _insert_events(conn, [event])
+
+        await self._write(add)
+
+    async def save_resource(
+        self, resource: ResourceRecord, event: EventRecord | None = None
+    ) -> None:
+        await self.save_resources([resource], [event] if event else [])
+
+    async def save_resources(
+        self, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
+    ) -> None:
+        def save(conn: Connection) -> None:
+            with _constraints("a resource id cannot change"):
+                rows = map(sql.resource_save_row, resources)
+                updated = conn.executemany(sql.SAVE_RESOURCE, rows).rowcount
+            if updated != len(resources):
+                raise NotFound(f"no resource {_first_missing(conn, resources)!r}")
+            _insert_events(conn, events)
+
+        await self._write(save)
+
+    async def get_resource(self, resource_id: str) -> ResourceRecord | None:
+        row = await self._call(lambda c: c.execute(sql.GET_RESOURCE, (resource_id,)).fetchone())
+        return None if row is None else sql.resource_from_row(row)
+
+    async def list_resources(self, stack_id: str) -> list[ResourceRecord]:
+        rows = await self._call(lambda c: c.execute(sql.LIST_RESOURCES, (stack_id,)).fetchall())
+        return [sql.resource_from_row(row) for row in rows]
+
+    async def delete_resource(self, resource_id: str) -> None:
+        await self._write(lambda c: c.execute(sql.DELETE_RESOURCE, (resource_id,)))
+
+    # events
+
+    async def append_event(self, event: EventRecord) -> EventRecord:
+        def append(conn: Connection) -> int:
+            with _constraints("event ids are assigned by the store"):
+                event_id = conn.execute(sql.INSERT_EVENT, sql.event_row(event)).lastrowid
+            assert event_id is not None
+            return event_id
+
+        return dataclasses.replace(event, id=await self._write(append))
+
+    async def list_events(
+        self, stack_id: str, after: int = 0, resource_name: str | None = None
+    ) -> list[EventRecord]:
+        args: tuple[object, ...]
+        if resource_name is None:
+            query, args = sql.LIST_EVENTS, (stack_id, after)
+        else:
+            query, args = sql.LIST_RESOURCE_EVENTS, (stack_id, after, resource_name)
+        rows = await self._call(lambda c: c.execute(query, args).fetchall())
+        return [sql.event_from_row(row) for row in rows]
+
+    # engines
+
+    async def register_engine(self, engine: EngineRecord) -> None:
+        await self._write(lambda c: c.execute(sql.REGISTER_ENGINE, sql.engine_row(engine)))
+
+    async def heartbeat(self, engine_id: str, now: float) -> None:
+        def beat(conn: Connection) -> None:
+            if conn.execute(sql.HEARTBEAT, (now, engine_id)).rowcount == 0:
+                raise NotFound(f"no engine {engine_id!r}")
+
+        await self._write(beat)
+
+    async def get_engine(self, engine_id: str) -> EngineRecord | None:
+        row = await self._call(lambda c: c.execute(sql.GET_ENGINE, (engine_id,)).fetchone())
+        return None if row is None else EngineRecord(*row)
+
+    async def list_engines(self) -> list[EngineRecord]:
+        rows = await self._call(lambda c: c.execute(sql.LIST_ENGINES).fetchall())
+        return [EngineRecord(*row) for row in rows]
+
+    async def remove_engine(self, engine_id: str) -> None:
+        await self._write(lambda c: c.execute(sql.REMOVE_ENGINE, (engine_id,)))
+
+
+# connection and transactions (these run in worker threads)
+
+
+def _connect(path: Path) -> Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: the store issues BEGIN/COMMIT itself.
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    try:
+        _configure(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _configure(conn: Connection, path: Path) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    if mode != "wal":
+        raise StoreError(f"cannot use WAL journaling for {path} (got {mode!r})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _in_transaction(fn: Callable[[Connection], T], conn: Connection) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+@contextlib.contextmanager
+def _constraints(duplicate: str) -> Iterator[None]:
+    """Translate constraint failures: a missing parent stack is `NotFound`; a duplicate
+    key is a `StoreError` saying `duplicate`."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
+            raise NotFound("the stack the record belongs to does not exist") from None
+        if exc.sqlite_errorname in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
+            raise StoreError(duplicate) from None
+        raise
+
+
+def _insert_events(conn: Connection, events: Sequence[EventRecord]) -> None:
+    if events:
+        with _constraints("event ids are assigned by the store"):
+            conn.executemany(sql.INSERT_EVENT, map(sql.event_row, events))
+
+
+def _first_missing(conn: Connection, resources: Sequence[ResourceRecord]) -> str:
+    for resource in resources:
+        if conn.execute(sql.RESOURCE_EXISTS, (resource.id,)).fetchone() is None:
+            return resource.id
+    raise AssertionError("every resource exists, yet an update matched no row")
+
+
+# migrations
+
+_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.sql")
+_CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    applied_at REAL NOT NULL
+) STRICT"""
+
+
+@functools.cache
+def migrations() -> tuple[tuple[int, str], ...]:
+    """The numbered migrations shipped with the package, as (version, SQL script), in order."""
+    folder = importlib.resources.files("storage").joinpath("migrations", "sqlite")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.fullmatch(entry.name)
+        if match:
+            found.append((int(match[1]), entry.read_text(encoding="utf-8")))
+    return tuple(sorted(found))
+
+
+def _migrate(conn: Connection) -> None:
+    applied = _applied_versions(conn)
+    newest = migrations()[-1][0]
+    if applied and max(applied) > newest:
+        raise StoreError(
+            f"the database schema is at version {max(applied)}, newer than this "
+            f"program knows ({newest}); upgrade convergent"
+        )
+    for version, script in migrations():
+        if version not in applied:
+            _in_transaction(functools.partial(_apply_migration, version, script), conn)
+
+
+def _applied_versions(conn: Connection) -> set[int]:
+    """Versions already applied, read without taking the write lock."""
+    known = conn.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if known is None:
+        return set()
+    return {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def _apply_migration(version: int, script: str, conn: Connection) -> None:
+    conn.execute(_CREATE_MIGRATIONS_TABLE)
+    done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,))
+    if done.fetchone() is not None:
+        return  # another process applied it while we waited for the lock
+    for statement in _statements(script):
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements, each ending at the end of a line.
+
+    Not `executescript`: it would commit the migration's transaction first.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    leftover = [
+        ln for ln in pending.splitlines() if ln.strip() and not ln.lstrip().startswith("--")
+    ]
+    if leftover:
+        raise StoreError(f"a migration ends with an incomplete statement: {leftover[0]!r}")

@@ -1,0 +1,217 @@
+"""SQLite-specific behaviour: the file and its journal, migrations, and sharing one file
+between connections and between processes."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import sys
+import textwrap
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from storage import DEFAULT_DB_URL, SQLiteStore, StackExists, StoreError, open_store
+from storage.sqlite import _statements, migrations
+from tests.storage.storage_samples import created, event, resource, stack, template
+
+pytestmark = pytest.mark.anyio
+
+TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parents[1]
+
+
+def inspect(path: Path, query: str) -> list[tuple[object, ...]]:
+    """Run `query` on its own connection, as another program would."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute(query).fetchall()
+
+
+async def test_default_url_creates_the_file_in_wal_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = await open_store(DEFAULT_DB_URL)
+    try:
+        assert isinstance(store, SQLiteStore)
+        await created(store)
+        db = tmp_path / ".convergent" / "state.db"
+        assert await anyio.Path(db).is_file()
+        assert await anyio.Path(f"{db}-wal").is_file()
+        assert inspect(db, "PRAGMA journal_mode") == [("wal",)]
+    finally:
+        await store.close()
+
+
+async def test_connection_is_durable_and_checks_foreign_keys(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "state.db")
+    try:
+        conn = store._conn
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    finally:
+        await store.close()
+
+
+async def test_migrations_are_recorded_once(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    await (await SQLiteStore.open(db)).close()
+    recorded = inspect(db, "SELECT version, applied_at FROM schema_migrations ORDER BY version")
+    assert [v for v, _ in recorded] == [v for v, _ in migrations()]
+    await (await SQLiteStore.open(db)).close()
+    assert inspect(db, "SELECT version, applied_at FROM schema_migrations") == recorded
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    await (await SQLiteStore.open(db)).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (9999, 0.0)")
+    with pytest.raises(StoreError, match="newer"):
+        await SQLiteStore.open(db)
+
+
+def test_migration_scripts_split_into_statements() -> None:
+    script = textwrap.dedent(
+        """\
+        -- a comment; with a semicolon
+        CREATE TABLE t (x TEXT DEFAULT ';');
+        CREATE TRIGGER t_ins AFTER INSERT ON t BEGIN
+            UPDATE t SET x = 'a;b';
+            DELETE FROM t WHERE x IS NULL;
+        END;
+        -- trailing comment
+        """
+    )
+    statements = list(_statements(script))
+    assert len(statements) == 2
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+    with pytest.raises(StoreError, match="incomplete"):
+        list(_statements("CREATE TABLE u (x TEXT"))
+
+
+async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = await SQLiteStore.open(db)
+    owner = await created(store)
+    row = resource(owner)
+    await store.add_resource(row)
+    appended = await store.append_event(event(owner))
+    await store.close()
+    await store.close()  # closing twice is harmless
+
+    reopened = await SQLiteStore.open(db)
+    try:
+        assert await reopened.get_stack(owner.id) == owner
+        assert await reopened.list_resources(owner.id) == [row]
+        assert await reopened.list_events(owner.id) == [appended]
+        assert (await reopened.append_event(event(owner))).id > appended.id
+    finally:
+        await reopened.close()
+
+
+async def test_two_connections_share_one_file(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    one = await SQLiteStore.open(db)
+    two = await SQLiteStore.open(db)
+    try:
+        written = await created(one)
+        assert await two.get_stack(written.id) == written
+        await two.add_resource(resource(written))
+        assert len(await one.list_resources(written.id)) == 1
+
+        winners: list[str] = []
+
+        async def try_lock(store: SQLiteStore, engine_id: str) -> None:
+            if await store.acquire_stack_lock(written.id, engine_id):
+                winners.append(engine_id)
+
+        async with anyio.create_task_group() as tg:
+            for n in range(8):
+                tg.start_soon(try_lock, (one, two)[n % 2], f"engine-{n}")
+        assert len(winners) == 1
+        locked = await one.get_stack(written.id)
+        assert locked is not None and locked.engine_id == winners[0]
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_two_connections_race_for_one_name(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    stores = [await SQLiteStore.open(db) for _ in range(2)]
+    outcomes: list[str] = []
+
+    async def try_create(store: SQLiteStore) -> None:
+        candidate = stack("contested")
+        try:
+            await store.create_stack(candidate, template(candidate))
+        except StackExists:
+            outcomes.append("lost")
+        else:
+            outcomes.append("won")
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for n in range(8):
+                tg.start_soon(try_create, stores[n % 2])
+    finally:
+        for store in stores:
+            await store.close()
+    assert sorted(outcomes) == ["lost"] * 7 + ["won"]
+
+
+CHILD = """
+import sys
+root, tests, db = sys.argv[1:4]
+sys.path[:0] = [root]
+import anyio
+from storage import SQLiteStore, StackExists
+from tests.storage.storage_samples import stack, template
+
+async def main():
+    store = await SQLiteStore.open(db)
+    try:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        candidate = stack("raced")
+        try:
+            await store.create_stack(candidate, template(candidate))
+        except StackExists:
+            print("lost", flush=True)
+        else:
+            print("won", flush=True)
+    finally:
+        await store.close()
+
+anyio.run(main, backend="trio")
+"""
+
+
+@pytest.mark.slow
+async def test_processes_race_on_a_fresh_file(tmp_path: Path) -> None:
+    """Several processes open a new file at once (migrations race), then all create
+    the same stack name at once: exactly one wins."""
+    db = tmp_path / "state.db"
+    command = [sys.executable, "-c", CHILD, str(ROOT), str(TESTS_DIR), str(db)]
+    with anyio.fail_after(60):
+        async with contextlib.AsyncExitStack() as stack_:
+            processes = [
+                await stack_.enter_async_context(await anyio.open_process(command, stderr=None))
+                for _ in range(4)
+            ]
+            lines = [BufferedByteReceiveStream(p.stdout) for p in processes if p.stdout]
+            for line in lines:
+                assert await line.receive_until(b"\n", 64) == b"ready"
+            for process in processes:
+                assert process.stdin is not None
+                await process.stdin.send(b"go\n")
+            outcomes = [await line.receive_until(b"\n", 64) for line in lines]
+            assert [await p.wait() for p in processes] == [0] * len(processes)
+
+    assert sorted(outcomes) == [b"lost"] * (len(processes) - 1) + [b"won"]
+    assert inspect(db, "SELECT name FROM stacks") == [("raced",)]
+    assert len(inspect(db, "SELECT version FROM schema_migrations")) == len(migrations())
