@@ -1,0 +1,109 @@
+"""An engine: one process's membership in a store, with its heartbeat and its limits.
+
+`running_engine` registers the engine in the store, keeps its heartbeat fresh
+from a task in its own task group, and unregisters it on exit. Other engines
+judge it dead when its heartbeat is older than `Config.engine_timeout`, or at
+once when it ran on this host and its process is gone.
+
+The `limiter` bounds the actors' external work only; waiting for
+dependencies, locks or the store is never limited.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+
+from actors import Registry
+from storage import EngineRecord, EventRecord, Store
+from supervisor.config import Config
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Engine:
+    store: Store
+    registry: Registry
+    config: Config
+    id: str = field(default_factory=new_id)
+    host: str = field(default_factory=socket.gethostname)
+    limiter: anyio.CapacityLimiter = field(init=False)
+    #: called with every event this engine has persisted (in-process observers: the CLI)
+    listeners: list[Callable[[EventRecord], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.limiter = anyio.CapacityLimiter(self.config.max_concurrent_actions)
+        self.log = structlog.get_logger("convergent").bind(engine=self.id[:8])
+
+    def published(self, event: EventRecord) -> None:
+        """Tell in-process listeners about an event that is already persisted."""
+        for listener in self.listeners:
+            listener(event)
+
+    async def is_alive(self, engine_id: str) -> bool:
+        """Whether the engine `engine_id` still runs (this engine always does)."""
+        if engine_id == self.id:
+            return True
+        record = await self.store.get_engine(engine_id)
+        if record is None:
+            return False
+        if record.host == self.host and not _process_exists(record.pid):
+            return False
+        return time.time() - record.heartbeat_at <= self.config.engine_timeout
+
+
+@asynccontextmanager
+async def running_engine(store: Store, registry: Registry, config: Config) -> AsyncIterator[Engine]:
+    """Register an engine on `store` and keep it alive for the duration of the block."""
+    engine = Engine(store=store, registry=registry, config=config)
+    now = time.time()
+    await store.register_engine(
+        EngineRecord(id=engine.id, host=engine.host, pid=os.getpid(), started_at=now,
+                     heartbeat_at=now)
+    )
+    engine.log.debug("engine.start")
+    # The block's own error is re-raised as itself, not wrapped in the task group's
+    # ExceptionGroup, so callers can handle `ConvergentError`s directly.
+    raised: Exception | None = None
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_beat, engine)
+            try:
+                yield engine
+            except Exception as err:
+                raised = err
+            finally:
+                group.cancel_scope.cancel()
+        if raised is not None:
+            raise raised
+    finally:
+        with anyio.CancelScope(shield=True):
+            await store.remove_engine(engine.id)
+        engine.log.debug("engine.stop")
+
+
+async def _beat(engine: Engine) -> None:
+    while True:
+        await anyio.sleep(engine.config.heartbeat_interval)
+        await engine.store.heartbeat(engine.id, time.time())
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

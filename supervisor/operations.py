@@ -1,0 +1,223 @@
+"""Resource operations: one actor call wrapped in persisted state transitions.
+
+Each function moves one resource row through `ACTION_IN_PROGRESS` to
+`ACTION_COMPLETE` or `ACTION_FAILED`, saving the row together with its event
+before it returns, and before the actor is called for the IN_PROGRESS step.
+A failing actor is a value: the function returns the FAILED row and never
+raises for it. If the call is cancelled (stack cancel, stack timeout) the row is
+saved FAILED with the interruption's reason, shielded, and the cancellation
+propagates.
+
+Both engine paths use these functions; they know nothing about graphs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+
+from actors import (
+    ActorContext,
+    Created,
+    Operation,
+    ReplaceRequired,
+    ResourceActor,
+    ResourceFailure,
+)
+from storage import Action, EventRecord, ResourceRecord, StackRecord, Status
+from supervisor.engine import Engine, new_id
+
+T = TypeVar("T")
+
+COMPLETE_REASON = "state changed"
+
+
+@dataclass
+class OperationScope:
+    """What a resource operation needs to know about the stack operation it serves."""
+
+    engine: Engine
+    stack: StackRecord
+    #: event-loop time at which the stack operation times out
+    deadline: float = math.inf
+
+    def interruption(self) -> str:
+        return "timed out" if anyio.current_time() >= self.deadline else "cancelled"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The row after the operation, and whether the actor asked for replacement instead."""
+
+    row: ResourceRecord
+    replace: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.row.status is Status.FAILED
+
+
+def new_row(stack: StackRecord, name: str, type_name: str, template_id: str | None,
+            replaces: str | None = None) -> ResourceRecord:
+    return ResourceRecord(
+        id=new_id(), stack_id=stack.id, name=name, type=type_name, physical_id=None,
+        action=Action.INIT, status=Status.COMPLETE, reason="", properties={}, attributes={},
+        template_id=template_id, requires=(), replaces=replaces, replaced_by=None,
+        created_at=time.time(), updated_at=None,
+    )
+
+
+def event_for(row: ResourceRecord) -> EventRecord:
+    return EventRecord(
+        stack_id=row.stack_id, resource_name=row.name, physical_id=row.physical_id,
+        action=row.action, status=row.status, reason=row.reason,
+        time=row.updated_at or row.created_at, resource_id=row.id, resource_type=row.type,
+    )
+
+
+async def transition(scope: OperationScope, row: ResourceRecord, action: Action, status: Status,
+                     reason: str, **changes: Any) -> ResourceRecord:
+    """Persist the row in its new state together with the event that reports it."""
+    updated = dataclasses.replace(row, action=action, status=status, reason=reason,
+                                  updated_at=time.time(), **changes)
+    event = event_for(updated)
+    await scope.engine.store.save_resource(updated, event)
+    scope.engine.published(event)
+    scope.engine.log.info(f"resource.{action.value.lower()}.{status.value.lower()}",
+                          stack=scope.stack.name, resource=row.name, reason=reason or None)
+    return updated
+
+
+def _context(scope: OperationScope, row: ResourceRecord, operation: Operation) -> ActorContext:
+    return ActorContext(
+        stack_name=scope.stack.name, stack_id=scope.stack.id, resource_name=row.name,
+        resource_id=row.id, operation=operation,
+        idempotency_key=f"{row.id}:{operation.value}",
+    )
+
+
+def failure_reason(err: Exception) -> str:
+    if isinstance(err, ResourceFailure):
+        return str(err) or type(err).__name__
+    return f"{type(err).__name__}: {err}"
+
+
+async def _call(
+    scope: OperationScope, row: ResourceRecord, action: Action,
+    call: Callable[[], Awaitable[T]],
+) -> T | ResourceRecord:
+    """Run an actor call under the limiter; a failure or interruption becomes a FAILED row."""
+    try:
+        async with scope.engine.limiter:
+            return await call()
+    except ReplaceRequired:
+        raise
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True):
+            await transition(scope, row, action, Status.FAILED, scope.interruption())
+        raise
+    except Exception as err:
+        return await transition(scope, row, action, Status.FAILED, failure_reason(err))
+
+
+async def create(scope: OperationScope, row: ResourceRecord, props: Mapping[str, Any],
+                 requires: tuple[str, ...] = ()) -> Outcome:
+    actor = _actor(scope, row)
+    row = await transition(scope, row, Action.CREATE, Status.IN_PROGRESS, "state changed",
+                           properties=dict(props), requires=requires)
+    ctx = _context(scope, row, Operation.CREATE)
+    result = await _call(scope, row, Action.CREATE, lambda: actor.create(ctx, props))
+    if isinstance(result, ResourceRecord):
+        return Outcome(result)
+    if not isinstance(result, Created):
+        failed = await transition(scope, row, Action.CREATE, Status.FAILED,
+                                  f"{row.type}.create returned {type(result).__name__}, "
+                                  "not Created")
+        return Outcome(failed)
+    done = await transition(scope, row, Action.CREATE, Status.COMPLETE, COMPLETE_REASON,
+                            physical_id=result.physical_id, attributes=dict(result.attributes))
+    return Outcome(done)
+
+
+async def update(scope: OperationScope, row: ResourceRecord, props: Mapping[str, Any],
+                 changed: frozenset[str], requires: tuple[str, ...] = ()) -> Outcome:
+    """Update in place; `Outcome.replace` is set (row untouched) if the actor asks to replace."""
+    actor = _actor(scope, row)
+    old_props = row.properties
+    physical_id = row.physical_id or ""
+    ctx = _context(scope, row, Operation.UPDATE)
+    started = await transition(scope, row, Action.UPDATE, Status.IN_PROGRESS, "state changed")
+    try:
+        result = await _call(scope, started, Action.UPDATE,
+                             lambda: actor.update(ctx, physical_id, old_props, props, changed))
+    except ReplaceRequired:
+        restored = await transition(scope, started, row.action, row.status,
+                                    "replacement required")
+        return Outcome(restored, replace=True)
+    if isinstance(result, ResourceRecord):
+        return Outcome(result)
+    done = await transition(scope, started, Action.UPDATE, Status.COMPLETE, COMPLETE_REASON,
+                            properties=dict(props), attributes=dict(result), requires=requires)
+    return Outcome(done)
+
+
+async def delete(scope: OperationScope, row: ResourceRecord, *, retain: bool = False,
+                 action: Action = Action.DELETE) -> Outcome:
+    """Delete the physical resource (unless retained); the caller removes the row on success."""
+    if row.physical_id is None:
+        done = await transition(scope, row, action, Status.COMPLETE, "nothing to delete")
+        return Outcome(done)
+    if retain:
+        done = await transition(scope, row, action, Status.COMPLETE,
+                                "retained (deletion_policy: Retain)")
+        return Outcome(done)
+    actor = _actor(scope, row)
+    physical_id = row.physical_id
+    ctx = _context(scope, row, Operation.DELETE)
+    started = await transition(scope, row, action, Status.IN_PROGRESS, "state changed")
+    result = await _call(scope, started, action,
+                         lambda: actor.delete(ctx, physical_id, row.properties))
+    if isinstance(result, ResourceRecord):
+        return Outcome(result)
+    done = await transition(scope, started, action, Status.COMPLETE, COMPLETE_REASON)
+    return Outcome(done)
+
+
+_SIMPLE = {
+    Action.CHECK: Operation.CHECK,
+    Action.SUSPEND: Operation.SUSPEND,
+    Action.RESUME: Operation.RESUME,
+}
+
+
+async def simple(scope: OperationScope, row: ResourceRecord, action: Action) -> Outcome:
+    """Check, suspend or resume one resource."""
+    operation = _SIMPLE[action]
+    actor = _actor(scope, row)
+    method = getattr(actor, operation.value)
+    physical_id = row.physical_id or ""
+    ctx = _context(scope, row, operation)
+    started = await transition(scope, row, action, Status.IN_PROGRESS, "state changed")
+    if row.physical_id is None:
+        failed = await transition(scope, started, action, Status.FAILED,
+                                  "resource was never created")
+        return Outcome(failed)
+    result = await _call(scope, started, action,
+                         lambda: method(ctx, physical_id, row.properties))
+    if isinstance(result, ResourceRecord):
+        return Outcome(result)
+    done = await transition(scope, started, action, Status.COMPLETE, COMPLETE_REASON)
+    return Outcome(done)
+
+
+def _actor(scope: OperationScope, row: ResourceRecord) -> ResourceActor:
+    actor = scope.engine.registry.get(row.type)
+    if actor is None:
+        raise LookupError(f"resource type {row.type} is not registered in this engine")
+    return actor

@@ -1,0 +1,251 @@
+"""The legacy engine end to end on real stores (memory and SQLite) and both anyio backends.
+
+Ordering is observed through the recording actor's call log; states through
+the store; physical resources through `CallLog.live()` and real files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import Action, Status, Store
+from supervisor import stacks
+from supervisor.errors import InputError, StateError, TemplateError
+from supervisor.lifecycle import load_stack
+from supervisor.rows import Rows
+from supervisor.views import show_stack
+from tests.support import CallLog, engine_on, hot, inputs, make_store, rec, registry_with
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    store = await make_store(request.param, tmp_path)
+    yield store
+    await store.close()
+
+
+DIAMOND = hot({
+    "base": rec("b"),
+    "left": rec({"get_attr": ["base", "value"]}),
+    "right": rec("r", depends_on="base"),
+    "top": rec({"list_join": ["-", [{"get_attr": ["left", "value"]},
+                                     {"get_resource": "right"}]]}),
+}, outputs={"top": {"value": {"get_attr": ["top", "value"]}}})
+
+
+def states(rows: Rows) -> dict[str, str]:
+    return {r.name: f"{r.action.value}_{r.status.value}" for r in rows.current_rows()}
+
+
+async def rows_of(store: Store, stack_id: str) -> Rows:
+    return Rows(await store.list_resources(stack_id))
+
+
+async def test_create_runs_in_dependency_order_and_delete_in_reverse(store: Store) -> None:
+    log = CallLog()
+    async with engine_on(store, registry_with(log)) as engine:
+        stack = await stacks.create_stack(engine, "diamond", inputs(DIAMOND))
+        assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+        created = [name for op, name in log.ops() if op == "create"]
+        assert created.index("base") < created.index("left") < created.index("top")
+        assert created.index("base") < created.index("right") < created.index("top")
+        top = (await rows_of(store, stack.id)).current("top")
+        assert top is not None and top.properties["value"] == "b-right-3"
+        shown = await show_stack(engine, stack)
+        assert shown["outputs"] == [{"output_key": "top", "output_value": "b-right-3",
+                                     "description": ""}]
+
+        final = await stacks.delete_stack(engine, "diamond")
+        assert (final.action, final.status) == (Action.DELETE, Status.COMPLETE)
+        deleted = [name for op, name in log.ops() if op == "delete"]
+        assert deleted.index("top") < deleted.index("left") < deleted.index("base")
+        assert deleted.index("top") < deleted.index("right") < deleted.index("base")
+        assert log.live() == set()
+        assert await store.get_stack("diamond") is None
+
+
+async def test_update_adds_removes_updates_and_replaces_in_one_go(store: Store) -> None:
+    log = CallLog()
+    before = hot({
+        "db": rec("v1", fixed="a"),
+        "app": rec({"get_attr": ["db", "value"]}, inputs={"get_resource": "db"}),
+        "gone": rec("old"),
+        "keep": rec("same"),
+    })
+    after = hot({
+        "db": rec("v1", fixed="b"),  # fixed changes: replace
+        "app": rec({"get_attr": ["db", "value"]}, inputs={"get_resource": "db"}),
+        "keep": rec("changed"),  # value is update_allowed: in place
+        "fresh": rec("new", depends_on="keep"),
+    })
+    async with engine_on(store, registry_with(log)) as engine:
+        stack = await stacks.create_stack(engine, "s", inputs(before))
+        old_db = (await rows_of(store, stack.id)).current("db")
+        assert old_db is not None
+        mark = log.mark()
+        stack = await stacks.update_stack(engine, "s", inputs(after))
+        assert (stack.action, stack.status) == (Action.UPDATE, Status.COMPLETE)
+
+        ops = log.ops(since=mark)
+        assert ("create", "db") in ops and ("create", "fresh") in ops
+        assert ("update", "keep") in ops and ("update", "app") in ops
+        # the old db is deleted only after its dependent moved to the new one
+        old_delete = [i for i, c in enumerate(log.calls) if c.operation == "delete"
+                      and c.physical_id == old_db.physical_id and c.phase == "end"]
+        app_update = log.index("update", "app", since=mark)
+        assert old_delete and old_delete[0] > app_update
+        assert log.index("create", "db", since=mark) < app_update
+        assert log.index("delete", "gone", since=mark) > app_update
+
+        rows = await rows_of(store, stack.id)
+        assert sorted(r.name for r in rows) == ["app", "db", "fresh", "keep"]
+        assert set(states(rows).values()) <= {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+        app = rows.current("app")
+        db = rows.current("db")
+        assert app is not None and db is not None
+        assert app.properties["inputs"] == db.physical_id != old_db.physical_id
+        assert len(log.live()) == 4
+
+
+async def test_failed_create_rolls_back_to_nothing(store: Store) -> None:
+    log = CallLog()
+    template = hot({"a": rec("x"), "b": rec("y", depends_on="a", fail=["create"]),
+                    "c": rec("z", depends_on="b")})
+    async with engine_on(store, registry_with(log)) as engine:
+        stack = await stacks.create_stack(engine, "rb", inputs(template),
+                                          stacks.CreateOptions(disable_rollback=False))
+        assert (stack.action, stack.status) == (Action.ROLLBACK, Status.COMPLETE)
+        assert ("create", "c") not in log.ops("start")
+        assert log.live() == set()
+        assert len(await store.list_resources(stack.id)) == 0
+        events = [(e.resource_name, e.action, e.status)
+                  for e in await store.list_events(stack.id)]
+        assert ("rb", Action.CREATE, Status.FAILED) in events
+        assert events[-1] == ("rb", Action.ROLLBACK, Status.COMPLETE)
+
+
+async def test_failed_create_without_rollback_stays_failed_with_root_cause(store: Store) -> None:
+    log = CallLog()
+    template = hot({"a": rec("x", fail=["create"])})
+    async with engine_on(store, registry_with(log)) as engine:
+        stack = await stacks.create_stack(engine, "nr", inputs(template))
+        assert (stack.action, stack.status) == (Action.CREATE, Status.FAILED)
+        assert stack.reason == "Resource CREATE failed: a: a: injected create failure"
+
+
+async def test_failed_update_rolls_back_and_reclaims_the_replaced_resource(store: Store) -> None:
+    log = CallLog()
+    v1 = hot({"a": rec("one", fixed="1"), "b": rec({"get_attr": ["a", "value"]})})
+    v2 = hot({"a": rec("two", fixed="2"),
+              "b": rec({"get_attr": ["a", "value"]}, fail=["update"])})
+    async with engine_on(store, registry_with(log)) as engine:
+        created = await stacks.create_stack(engine, "up", inputs(v1))
+        a_before = (await rows_of(store, created.id)).current("a")
+        stack = await stacks.update_stack(
+            engine, "up", inputs(v2),
+            options=stacks.UpdateOptions(rollback=stacks.RollbackMode.ENABLED))
+        assert (stack.action, stack.status) == (Action.ROLLBACK, Status.COMPLETE)
+        rows = await rows_of(store, stack.id)
+        a_after = rows.current("a")
+        assert a_before is not None and a_after is not None
+        assert a_after.id == a_before.id and a_after.physical_id == a_before.physical_id
+        assert [r.name for r in rows] == ["a", "b"]
+        assert len(log.live()) == 2
+        creates = [name for op, name in log.ops() if op == "create"]
+        assert creates.count("a") == 2  # original and the replacement, never a third
+        shown = await show_stack(engine, stack)
+        assert shown["stack_status"] == "ROLLBACK_COMPLETE"
+        # the stack's template is the previous one again: an update to v1 changes nothing
+        mark = log.mark()
+        again = await stacks.update_stack(engine, "up", inputs(v1))
+        assert again.status is Status.COMPLETE and log.ops("start", since=mark) == []
+
+
+async def test_failure_with_rollback_disabled_then_an_update_fixes_it(store: Store) -> None:
+    log = CallLog()
+    bad = hot({"a": rec("x"), "b": rec("y", fail=["create"], depends_on="a")})
+    good = hot({"a": rec("x"), "b": rec("y", depends_on="a")})
+    async with engine_on(store, registry_with(log)) as engine:
+        stack = await stacks.create_stack(engine, "fix", inputs(bad))
+        assert stack.status is Status.FAILED
+        stack = await stacks.update_stack(engine, "fix", inputs(good))
+        assert (stack.action, stack.status) == (Action.UPDATE, Status.COMPLETE)
+        rows = await rows_of(store, stack.id)
+        assert states(rows) == {"a": "CREATE_COMPLETE", "b": "CREATE_COMPLETE"}
+        assert len(list(rows)) == 2 and len(log.live()) == 2
+
+
+async def test_deletion_policy_retain_keeps_the_physical_resource(store: Store) -> None:
+    log = CallLog()
+    async with engine_on(store, registry_with(log)) as engine:
+        await stacks.create_stack(engine, "keep", inputs(hot({
+            "kept": rec("k", policy="Retain"), "dropped": rec("d")})))
+        await stacks.delete_stack(engine, "keep")
+        assert [name for op, name in log.ops() if op == "delete"] == ["dropped"]
+        assert {c.resource for c in log.calls if c.physical_id in log.live()} == {"kept"}
+
+
+async def test_check_suspend_resume_walk_in_the_right_order(store: Store) -> None:
+    log = CallLog()
+    template = hot({"a": rec("1"), "b": rec("2", depends_on="a"), "c": rec("3", depends_on="b")})
+    async with engine_on(store, registry_with(log)) as engine:
+        await stacks.create_stack(engine, "walk", inputs(template))
+        for action in (Action.CHECK, Action.SUSPEND, Action.RESUME):
+            stack = await stacks.act_on_stack(engine, "walk", action)
+            assert (stack.action, stack.status) == (action, Status.COMPLETE)
+        assert [n for op, n in log.ops() if op == "suspend"] == ["c", "b", "a"]
+        assert [n for op, n in log.ops() if op == "resume"] == ["a", "b", "c"]
+        assert sorted(n for op, n in log.ops() if op == "check") == ["a", "b", "c"]
+
+
+async def test_failed_check_marks_the_stack_failed(store: Store) -> None:
+    log = CallLog()
+    async with engine_on(store, registry_with(log)) as engine:
+        await stacks.create_stack(engine, "chk", inputs(hot({"a": rec("1", fail=["check"])})))
+        stack = await stacks.act_on_stack(engine, "chk", Action.CHECK)
+        assert (stack.action, stack.status) == (Action.CHECK, Status.FAILED)
+        assert "injected check failure" in stack.reason
+
+
+async def test_invalid_template_stores_nothing(store: Store) -> None:
+    async with engine_on(store, registry_with(CallLog())) as engine:
+        with pytest.raises(TemplateError, match=r"resources\.a\.type: .*Nope::Nothing"):
+            await stacks.create_stack(engine, "bad", inputs(hot({"a": {"type": "Nope::Nothing"}})))
+        assert await store.list_stacks() == []
+
+
+async def test_convergence_stacks_are_refused_before_anything_is_stored(store: Store) -> None:
+    async with engine_on(store, registry_with(CallLog())) as engine:
+        with pytest.raises(InputError, match="convergence engine is not available"):
+            await stacks.create_stack(engine, "conv", inputs(hot({"a": rec("1")})),
+                                      stacks.CreateOptions(convergence=True))
+        assert await store.list_stacks() == []
+
+
+async def test_a_taken_name_is_a_state_error(store: Store) -> None:
+    async with engine_on(store, registry_with(CallLog())) as engine:
+        await stacks.create_stack(engine, "dup", inputs(hot({"a": rec("1")})))
+        with pytest.raises(StateError, match="already exists"):
+            await stacks.create_stack(engine, "dup", inputs(hot({"a": rec("1")})))
+
+
+async def test_dry_run_lists_each_change_and_changes_nothing(store: Store) -> None:
+    log = CallLog()
+    async with engine_on(store, registry_with(log)) as engine:
+        await stacks.create_stack(engine, "plan", inputs(hot({
+            "same": rec("1"), "inplace": rec("1"), "swap": rec("1", fixed="a"),
+            "gone": rec("1")})))
+        mark = log.mark()
+        plan = await stacks.plan_update(engine, "plan", inputs(hot({
+            "same": rec("1"), "inplace": rec("2"), "swap": rec("1", fixed="b"),
+            "new": rec("1")})))
+        assert {(e.resource_name, e.action.value) for e in plan} == {
+            ("same", "unchanged"), ("inplace", "update"), ("swap", "replace"),
+            ("new", "create"), ("gone", "delete")}
+        assert log.ops("start", since=mark) == []
+        assert (await load_stack(engine, "plan")).action is Action.CREATE
