@@ -108,6 +108,7 @@ def main() -> None:
                         help="anyio backend")
     parser.add_argument("--json", action="store_true", help="print JSON lines only")
     args = parser.parse_args()
+    configure_logging("json", "warning")
     with tempfile.TemporaryDirectory() as tmp:
         results = anyio.run(run, args, Path(tmp), backend=args.backend)
     for measurement in results:

@@ -51,7 +51,7 @@ async def converge(
 ) -> Failure | None:
     """Bring `rows` to `target`; returns the first failure, or None when every step succeeded."""
     for name in target.order():
-        failure = await _update_one(scope, rows, target, template_id, name)
+        failure = await _update_one(scope, rows, target, template_id, name, policy_of)
         if failure is not None:
             return failure
     await _record_requirements(scope, rows, target, template_id)
@@ -98,7 +98,7 @@ def deletion_order(doomed: Sequence[ResourceRecord]) -> list[ResourceRecord]:
 
 
 async def _update_one(scope: OperationScope, rows: Rows, target: CompiledTemplate,
-                      template_id: str | None, name: str) -> Failure | None:
+                      template_id: str | None, name: str, policy_of: PolicyOf) -> Failure | None:
     definition = target.resources[name]
     requires = rows.ids_of(target.dependencies[name])
     try:
@@ -124,8 +124,7 @@ async def _update_one(scope: OperationScope, rows: Rows, target: CompiledTemplat
     if current is not None:
         await _retire(scope, rows, current, fresh)
         if actor.replacement is Replacement.DELETE_BEFORE_CREATE:
-            failure = await cleanup(scope, rows, [rows.get_row(current.id)], lambda _: (
-                DeletionPolicy.DELETE))
+            failure = await cleanup(scope, rows, [rows.get_row(current.id)], policy_of)
             if failure is not None:
                 return failure
     await scope.engine.store.add_resource(fresh)
