@@ -31,6 +31,7 @@ from supervisor import stacks
 from supervisor.config import Config
 from supervisor.engine import running_engine
 from supervisor.inputs import Inputs
+from supervisor.logging import configure_logging
 
 SHAPES = ("flat", "chain")
 
