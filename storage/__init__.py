@@ -4,12 +4,18 @@ from storage.base import NotFound, StackExists, Store, StoreError, StoreURLError
 from storage.memory import MemoryStore
 from storage.records import (
     Action,
+    Delivery,
     EngineRecord,
     EventRecord,
+    NodeKey,
+    Phase,
+    ReadyNode,
     ResourceRecord,
     StackRecord,
     Status,
+    SyncPoint,
     TemplateRecord,
+    TraversalRecord,
     status_text,
 )
 from storage.sqlite import SQLiteStore
@@ -18,10 +24,14 @@ from storage.url import DEFAULT_DB_URL, open_store
 __all__ = [
     "DEFAULT_DB_URL",
     "Action",
+    "Delivery",
     "EngineRecord",
     "EventRecord",
     "MemoryStore",
+    "NodeKey",
     "NotFound",
+    "Phase",
+    "ReadyNode",
     "ResourceRecord",
     "SQLiteStore",
     "StackExists",
@@ -30,7 +40,9 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreURLError",
+    "SyncPoint",
     "TemplateRecord",
+    "TraversalRecord",
     "open_store",
     "status_text",
 ]

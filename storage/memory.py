@@ -11,6 +11,8 @@ It keeps the `Store` invariants of `storage.base` within one process:
   columns or to assign an event id. Payload mappings are kept *by reference*:
   callers must treat the mappings they pass in or get back as read-only;
 * event ids come from one counter per store and are never reused;
+* the convergence state (traversals, sync points, the ready queue) lives in a
+  `storage.memory_traversals.TraversalState`; the resource locks live on the rows;
 * nothing is durable: the state lives as long as the object.
 """
 
@@ -18,12 +20,24 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from anyio.lowlevel import checkpoint
 
-from storage.base import NotFound, StackExists, StoreError
-from storage.records import EngineRecord, EventRecord, ResourceRecord, StackRecord, TemplateRecord
+from storage.base import NotFound, StackExists, StoreError, check_traversal_start
+from storage.memory_traversals import TraversalState
+from storage.records import (
+    EngineRecord,
+    EventRecord,
+    NodeKey,
+    ReadyNode,
+    ResourceRecord,
+    StackRecord,
+    SyncPoint,
+    TemplateRecord,
+    TraversalRecord,
+)
 
 
 class MemoryStore:
@@ -40,6 +54,7 @@ class MemoryStore:
         self._events: dict[str, list[EventRecord]] = {}
         self._engines: dict[str, EngineRecord] = {}
         self._cancel_requests: dict[str, bool] = {}
+        self._traversals = TraversalState()
         self._last_event_id = 0
 
     async def close(self) -> None:
@@ -77,17 +92,8 @@ class MemoryStore:
     async def save_stack(self, stack: StackRecord, event: EventRecord | None = None) -> None:
         await checkpoint()
         old = self._require_stack(stack.id)
-        if stack.name != old.name and stack.name in self._stack_ids:
-            raise StackExists(stack.name)
-        self._require_event_stacks([event] if event else [])
-        if stack.name != old.name:
-            del self._stack_ids[old.name]
-            self._stack_ids[stack.name] = stack.id
-        if (stack.engine_id, stack.traversal_id) != (old.engine_id, old.traversal_id):
-            stack = dataclasses.replace(
-                stack, engine_id=old.engine_id, traversal_id=old.traversal_id
-            )
-        self._stacks[stack.id] = stack
+        self._check_stack_save(stack, old, event)
+        self._put_stack(stack, old, old.traversal_id)
         if event is not None:
             self._append(event)
 
@@ -101,6 +107,7 @@ class MemoryStore:
         for resource_id in self._stack_resources.pop(stack_id):
             del self._resources[resource_id]
         del self._events[stack_id]
+        self._traversals.purge_stack(stack_id)
         owned = [t.id for t in self._templates.values() if t.stack_id == stack_id]
         for template_id in owned:
             del self._templates[template_id]
@@ -153,12 +160,9 @@ class MemoryStore:
         self, resource: ResourceRecord, event: EventRecord | None = None
     ) -> None:
         await checkpoint()
-        self._require_stack(resource.stack_id)
-        if resource.id in self._resources:
-            raise StoreError(f"resource id {resource.id!r} is already stored")
+        self._check_new_resources([resource])
         self._require_event_stacks([event] if event else [])
-        self._resources[resource.id] = resource
-        self._stack_resources[resource.stack_id].add(resource.id)
+        self._add_resource(resource)
         if event is not None:
             self._append(event)
 
@@ -238,6 +242,155 @@ class MemoryStore:
         await checkpoint()
         self._engines.pop(engine_id, None)
 
+    # convergence: traversals, sync points, the ready queue, resource locks
+
+    async def start_traversal(
+        self,
+        stack: StackRecord,
+        expected_traversal: str | None,
+        traversal: TraversalRecord,
+        sync_points: Sequence[SyncPoint],
+        new_resources: Sequence[ResourceRecord],
+        event: EventRecord | None = None,
+        template: TemplateRecord | None = None,
+    ) -> bool:
+        check_traversal_start(stack, traversal, sync_points)
+        await checkpoint()
+        old = self._require_stack(stack.id)
+        if old.traversal_id != expected_traversal:
+            return False
+        self._check_stack_save(stack, old, event)
+        self._traversals.check_new(traversal, sync_points)
+        self._check_new_resources(new_resources)
+        if template is not None:
+            self._require_stack(template.stack_id)
+            self._require_new_template(template.id)
+            self._templates[template.id] = template
+        self._put_stack(stack, old, traversal.id)
+        self._traversals.add(traversal, sync_points)
+        for resource in new_resources:
+            self._add_resource(resource)
+        if event is not None:
+            self._append(event)
+        return True
+
+    async def save_stack_in_traversal(
+        self, stack: StackRecord, traversal_id: str, event: EventRecord | None = None
+    ) -> bool:
+        await checkpoint()
+        old = self._stacks.get(stack.id)
+        if old is None or old.traversal_id != traversal_id:
+            return False
+        self._check_stack_save(stack, old, event)
+        self._put_stack(stack, old, traversal_id)
+        if event is not None:
+            self._append(event)
+        return True
+
+    async def get_traversal(self, traversal_id: str) -> TraversalRecord | None:
+        await checkpoint()
+        return self._traversals.get(traversal_id)
+
+    async def cancel_traversal(self, traversal_id: str) -> None:
+        await checkpoint()
+        self._traversals.cancel(traversal_id)
+
+    async def get_sync_point(self, traversal_id: str, node: NodeKey) -> SyncPoint | None:
+        await checkpoint()
+        return self._traversals.sync_point(traversal_id, node)
+
+    async def deliver(
+        self,
+        traversal_id: str,
+        sender: NodeKey,
+        deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+        claimant: str | None = None,
+    ) -> list[ReadyNode]:
+        await checkpoint()
+        return self._traversals.deliver(traversal_id, sender, deliveries, claimant)
+
+    async def claim_ready(
+        self, engine_id: str, limit: int, stack_id: str | None = None
+    ) -> list[ReadyNode]:
+        await checkpoint()
+        return self._traversals.claim(engine_id, limit, stack_id)
+
+    async def release_claims(self, engine_id: str) -> int:
+        await checkpoint()
+        return self._traversals.release(engine_id)
+
+    async def finish_ready(self, traversal_id: str, node: NodeKey) -> None:
+        await checkpoint()
+        self._traversals.finish(traversal_id, node)
+
+    async def park(self, traversal_id: str, node: NodeKey, resource_id: str) -> bool:
+        await checkpoint()
+        row = self._resources.get(resource_id)
+        if row is None or row.engine_id is None:
+            return False
+        return self._traversals.park(traversal_id, node, resource_id)
+
+    async def lock_resource(
+        self, resource_id: str, engine_id: str, expected: str | None = None
+    ) -> int | None:
+        await checkpoint()
+        row = self._resources.get(resource_id)
+        if row is None or row.engine_id != expected:
+            return None
+        row = dataclasses.replace(row, engine_id=engine_id, atomic_key=row.atomic_key + 1)
+        self._resources[resource_id] = row
+        return row.atomic_key
+
+    async def unlock_resource(
+        self, resource_id: str, engine_id: str, claimant: str | None = None
+    ) -> list[ReadyNode]:
+        await checkpoint()
+        row = self._resources.get(resource_id)
+        if row is not None and row.engine_id is not None:
+            if row.engine_id != engine_id:
+                return []  # another engine holds it: its entries stay parked
+            self._resources[resource_id] = dataclasses.replace(row, engine_id=None)
+        return self._traversals.unpark(resource_id, claimant or engine_id)
+
+    async def replace_resource(
+        self, old: ResourceRecord, new: ResourceRecord, event: EventRecord | None = None
+    ) -> None:
+        await checkpoint()
+        self._check_new_resources([new])
+        if old.id not in self._resources:
+            raise NotFound(f"no resource {old.id!r}")
+        if old.stack_id != self._resources[old.id].stack_id:
+            raise StoreError(f"resource {old.id!r} cannot move to another stack")
+        self._require_event_stacks([event] if event else [])
+        self._add_resource(new)
+        self._put_resource(old)
+        if event is not None:
+            self._append(event)
+
+    async def purge_traversal(self, traversal_id: str) -> None:
+        await checkpoint()
+        self._traversals.purge(traversal_id)
+
+    async def purge_templates(self, stack_id: str) -> int:
+        await checkpoint()
+        stack = self._stacks.get(stack_id)
+        if stack is None:
+            return 0
+        kept = {stack.template_id, stack.prev_template_id}
+        current = None if stack.traversal_id is None else self._traversals.get(stack.traversal_id)
+        if current is not None:
+            kept |= {current.template_id, current.previous_template_id}
+        kept |= {self._resources[r].template_id for r in self._stack_resources[stack_id]}
+        unused = [t.id for t in self._templates.values()
+                  if t.stack_id == stack_id and t.id not in kept]
+        for template_id in unused:
+            del self._templates[template_id]
+        return len(unused)
+
+    async def list_ready(self, stack_id: str) -> list[ReadyNode]:
+        await checkpoint()
+        return self._traversals.list_ready(stack_id)
+
     # helpers: checks raise before any change; writers assume the checks passed
 
     def _require_stack(self, stack_id: str) -> StackRecord:
@@ -256,6 +409,34 @@ class MemoryStore:
     def _require_new_template(self, template_id: str) -> None:
         if template_id in self._templates:
             raise StoreError(f"template id {template_id!r} is already stored")
+
+    def _check_stack_save(
+        self, stack: StackRecord, old: StackRecord, event: EventRecord | None
+    ) -> None:
+        if stack.name != old.name and stack.name in self._stack_ids:
+            raise StackExists(stack.name)
+        self._require_event_stacks([event] if event else [])
+
+    def _check_new_resources(self, resources: Sequence[ResourceRecord]) -> None:
+        self._require_stack_ids(r.stack_id for r in resources)
+        for resource in resources:
+            if resource.id in self._resources:
+                raise StoreError(f"resource id {resource.id!r} is already stored")
+        if len({r.id for r in resources}) != len(resources):
+            raise StoreError("a resource id is listed twice")
+
+    def _put_stack(self, stack: StackRecord, old: StackRecord, traversal_id: str | None) -> None:
+        """Store `stack` over `old`, keeping the stack lock, with `traversal_id`."""
+        if stack.name != old.name:
+            del self._stack_ids[old.name]
+            self._stack_ids[stack.name] = stack.id
+        if (stack.engine_id, stack.traversal_id) != (old.engine_id, traversal_id):
+            stack = dataclasses.replace(stack, engine_id=old.engine_id, traversal_id=traversal_id)
+        self._stacks[stack.id] = stack
+
+    def _add_resource(self, resource: ResourceRecord) -> None:
+        self._resources[resource.id] = resource
+        self._stack_resources[resource.stack_id].add(resource.id)
 
     def _put_resource(self, resource: ResourceRecord) -> None:
         old = self._resources[resource.id]

@@ -116,3 +116,80 @@ class EngineRecord:
     pid: int
     started_at: float
     heartbeat_at: float
+
+
+class Phase(enum.StrEnum):
+    """The kind of a traversal graph node."""
+
+    #: bring one resource (by name) to its definition in the traversal's template
+    UPDATE = "update"
+    #: delete one resource row if the traversal no longer uses it, else pass through
+    CLEANUP = "cleanup"
+    #: the stack's own sync point: complete when every root of the graph has reported
+    STACK = "stack"
+
+
+@dataclass(frozen=True)
+class NodeKey:
+    """A graph node: `ref` is the resource name (UPDATE), the resource row id (CLEANUP) or the
+    stack id (STACK)."""
+
+    phase: Phase
+    ref: str
+
+
+@dataclass(frozen=True)
+class TraversalRecord:
+    """One convergence operation on a stack: its target and how it ends.
+
+    `template_id` None means the empty template (delete). `deadline` is the
+    wall-clock time (epoch seconds) after which the traversal times out.
+    """
+
+    id: str
+    stack_id: str
+    action: Action
+    template_id: str | None
+    previous_template_id: str | None
+    rollback_on_failure: bool
+    deadline: float | None
+    created_at: float
+    #: set by `cancel_traversal`: engines cancel the traversal's in-flight actors
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A dependency-satisfied message: who sent it and the data its receiver needs."""
+
+    sender: NodeKey
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncPoint:
+    """A node's durable inbox in one traversal.
+
+    `remaining` counts predecessors that have not delivered yet; the node is
+    ready when it reaches 0. `row_id` is the resource row the node was bound
+    to when the traversal started (None for a new resource or the stack node).
+    """
+
+    traversal_id: str
+    stack_id: str
+    node: NodeKey
+    remaining: int
+    successors: tuple[NodeKey, ...]
+    row_id: str | None = None
+    inputs: tuple[Delivery, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadyNode:
+    """A node whose sync point is complete, waiting to be run (claimed) or parked on a lock."""
+
+    traversal_id: str
+    stack_id: str
+    node: NodeKey
+    claimed_by: str | None = None
+    parked_on: str | None = None

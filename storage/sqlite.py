@@ -33,7 +33,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,13 +41,17 @@ import anyio
 import anyio.to_thread
 
 from storage import sqlite_rows as sql
-from storage.base import NotFound, StackExists, StoreError
+from storage.base import NotFound, StackExists, StoreError, check_traversal_start
 from storage.records import (
     EngineRecord,
     EventRecord,
+    NodeKey,
+    ReadyNode,
     ResourceRecord,
     StackRecord,
+    SyncPoint,
     TemplateRecord,
+    TraversalRecord,
 )
 
 T = TypeVar("T")
@@ -93,6 +97,10 @@ class SQLiteStore:
         """Run `fn` as one `BEGIN IMMEDIATE` transaction."""
         return await self._call(functools.partial(_in_transaction, fn))
 
+    async def _read(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` as one read transaction: its statements see one snapshot."""
+        return await self._call(functools.partial(_in_transaction, fn, begin="BEGIN"))
+
     # stacks
 
     async def create_stack(self, stack: StackRecord, template: TemplateRecord) -> None:
@@ -116,13 +124,7 @@ class SQLiteStore:
 
     async def save_stack(self, stack: StackRecord, event: EventRecord | None = None) -> None:
         def save(conn: Connection) -> None:
-            try:
-                updated = conn.execute(sql.SAVE_STACK, sql.stack_save_row(stack)).rowcount
-            except sqlite3.IntegrityError as exc:
-                if exc.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
-                    raise StackExists(stack.name) from None
-                raise
-            if updated == 0:
+            if not _update_stack(conn, stack.name, sql.SAVE_STACK, sql.stack_save_row(stack)):
                 raise NotFound(f"no stack {stack.id!r}")
             if event is not None:
                 _insert_events(conn, [event])
@@ -277,6 +279,167 @@ class SQLiteStore:
     async def remove_engine(self, engine_id: str) -> None:
         await self._write(lambda c: c.execute(sql.REMOVE_ENGINE, (engine_id,)))
 
+    # convergence: traversals, sync points, the ready queue, resource locks
+
+    async def start_traversal(
+        self,
+        stack: StackRecord,
+        expected_traversal: str | None,
+        traversal: TraversalRecord,
+        sync_points: Sequence[SyncPoint],
+        new_resources: Sequence[ResourceRecord],
+        event: EventRecord | None = None,
+        template: TemplateRecord | None = None,
+    ) -> bool:
+        check_traversal_start(stack, traversal, sync_points)
+        args = sql.start_stack_row(stack, traversal.id, expected_traversal)
+
+        def start(conn: Connection) -> bool:
+            if not _update_stack(conn, stack.name, sql.START_TRAVERSAL, args):
+                if conn.execute(sql.STACK_EXISTS, (stack.id,)).fetchone() is None:
+                    raise NotFound(f"no stack {stack.id!r}")
+                return False
+            with _constraints("a traversal, sync point, template or resource id is already stored"):
+                if template is not None:
+                    conn.execute(sql.INSERT_TEMPLATE, sql.template_row(template))
+                _insert_traversal(conn, traversal, sync_points, new_resources)
+            if event is not None:
+                _insert_events(conn, [event])
+            return True
+
+        return await self._write(start)
+
+    async def save_stack_in_traversal(
+        self, stack: StackRecord, traversal_id: str, event: EventRecord | None = None
+    ) -> bool:
+        args = (*sql.stack_save_row(stack), traversal_id)
+
+        def save(conn: Connection) -> bool:
+            if not _update_stack(conn, stack.name, sql.SAVE_STACK_IN_TRAVERSAL, args):
+                return False
+            if event is not None:
+                _insert_events(conn, [event])
+            return True
+
+        return await self._write(save)
+
+    async def get_traversal(self, traversal_id: str) -> TraversalRecord | None:
+        row = await self._call(lambda c: c.execute(sql.GET_TRAVERSAL, (traversal_id,)).fetchone())
+        return None if row is None else sql.traversal_from_row(row)
+
+    async def cancel_traversal(self, traversal_id: str) -> None:
+        await self._write(lambda c: c.execute(sql.CANCEL_TRAVERSAL, (traversal_id,)))
+
+    async def get_sync_point(self, traversal_id: str, node: NodeKey) -> SyncPoint | None:
+        key = (traversal_id, node.phase.value, node.ref)
+
+        def read(conn: Connection) -> SyncPoint | None:
+            row = conn.execute(sql.GET_SYNC_POINT, key).fetchone()
+            if row is None:
+                return None
+            inputs = conn.execute(sql.LIST_INPUTS, key).fetchall()
+            return sql.sync_point_from_rows(traversal_id, node, row, inputs)
+
+        return await self._read(read)
+
+    async def deliver(
+        self,
+        traversal_id: str,
+        sender: NodeKey,
+        deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+        claimant: str | None = None,
+    ) -> list[ReadyNode]:
+        sent = (sender.phase.value, sender.ref)
+
+        def deliver(conn: Connection) -> list[ReadyNode]:
+            ready = []
+            for target, data in deliveries:
+                node = (target.phase.value, target.ref)
+                counted = conn.execute(sql.COUNT_DELIVERY, (traversal_id, *node, *sent)).fetchone()
+                if counted is None:
+                    continue  # no sync point, or this sender delivered to it already
+                stack_id, remaining, seq = counted
+                conn.execute(
+                    sql.INSERT_INPUT, sql.input_row(traversal_id, target, sender, data, seq)
+                )
+                if remaining == 0:
+                    conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
+                    ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
+            return ready
+
+        return await self._write(deliver)
+
+    async def claim_ready(
+        self, engine_id: str, limit: int, stack_id: str | None = None
+    ) -> list[ReadyNode]:
+        limit = max(limit, 0)  # SQLite reads a negative LIMIT as no limit
+        args: tuple[object, ...]
+        if stack_id is None:
+            query, args = sql.CLAIM_READY, (engine_id, limit)
+        else:
+            query, args = sql.CLAIM_STACK_READY, (engine_id, limit, stack_id)
+        rows = await self._write(lambda c: c.execute(query, args).fetchall())
+        return sql.ready_from_rows(rows)
+
+    async def release_claims(self, engine_id: str) -> int:
+        return await self._write(lambda c: c.execute(sql.RELEASE_CLAIMS, (engine_id,)).rowcount)
+
+    async def finish_ready(self, traversal_id: str, node: NodeKey) -> None:
+        key = (traversal_id, node.phase.value, node.ref)
+        await self._write(lambda c: c.execute(sql.FINISH_READY, key))
+
+    async def park(self, traversal_id: str, node: NodeKey, resource_id: str) -> bool:
+        args = (resource_id, traversal_id, node.phase.value, node.ref)
+        return bool(await self._write(lambda c: c.execute(sql.PARK, args).rowcount))
+
+    async def lock_resource(
+        self, resource_id: str, engine_id: str, expected: str | None = None
+    ) -> int | None:
+        args = (engine_id, resource_id, expected)
+        row = await self._write(lambda c: c.execute(sql.LOCK_RESOURCE, args).fetchone())
+        return None if row is None else int(row[0])
+
+    async def unlock_resource(
+        self, resource_id: str, engine_id: str, claimant: str | None = None
+    ) -> list[ReadyNode]:
+        def unlock(conn: Connection) -> list[Any]:
+            if not conn.execute(sql.UNLOCK_RESOURCE, (resource_id, engine_id)).rowcount:
+                holder = conn.execute(sql.RESOURCE_LOCK_HOLDER, (resource_id,)).fetchone()
+                if holder is not None and holder[0] is not None:
+                    return []  # another engine holds it: its entries stay parked
+            return conn.execute(sql.UNPARK, (claimant or engine_id, resource_id)).fetchall()
+
+        return sql.ready_from_rows(await self._write(unlock))
+
+    async def replace_resource(
+        self, old: ResourceRecord, new: ResourceRecord, event: EventRecord | None = None
+    ) -> None:
+        def replace(conn: Connection) -> None:
+            with _constraints(f"resource id {new.id!r} is already stored"):
+                conn.execute(sql.INSERT_RESOURCE, sql.resource_row(new))
+            with _constraints("a resource id cannot change"):
+                updated = conn.execute(sql.SAVE_RESOURCE, sql.resource_save_row(old)).rowcount
+            if not updated:
+                raise NotFound(f"no resource {old.id!r}")
+            if event is not None:
+                _insert_events(conn, [event])
+
+        await self._write(replace)
+
+    async def purge_traversal(self, traversal_id: str) -> None:
+        def purge(conn: Connection) -> None:
+            for statement in sql.PURGE_TRAVERSAL:
+                conn.execute(statement, (traversal_id,))
+
+        await self._write(purge)
+
+    async def purge_templates(self, stack_id: str) -> int:
+        return await self._write(lambda c: c.execute(sql.PURGE_TEMPLATES, (stack_id,)).rowcount)
+
+    async def list_ready(self, stack_id: str) -> list[ReadyNode]:
+        rows = await self._call(lambda c: c.execute(sql.LIST_READY, (stack_id,)).fetchall())
+        return [sql.ready_from_row(row) for row in rows]
+
 
 # connection and transactions (these run in worker threads)
 
@@ -304,8 +467,10 @@ def _configure(conn: Connection, path: Path) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
 
 
-def _in_transaction(fn: Callable[[Connection], T], conn: Connection) -> T:
-    conn.execute("BEGIN IMMEDIATE")
+def _in_transaction(
+    fn: Callable[[Connection], T], conn: Connection, begin: str = "BEGIN IMMEDIATE"
+) -> T:
+    conn.execute(begin)
     try:
         result = fn(conn)
         conn.execute("COMMIT")
@@ -330,10 +495,37 @@ def _constraints(duplicate: str) -> Iterator[None]:
         raise
 
 
+def _update_stack(conn: Connection, name: str, statement: str, args: sql.Row) -> bool:
+    """Run a stack UPDATE; False if it matched no row, `StackExists` if `name` is taken."""
+    try:
+        return bool(conn.execute(statement, args).rowcount)
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
+            raise StackExists(name) from None
+        raise
+
+
 def _insert_events(conn: Connection, events: Sequence[EventRecord]) -> None:
     if events:
         with _constraints("event ids are assigned by the store"):
             conn.executemany(sql.INSERT_EVENT, map(sql.event_row, events))
+
+
+def _insert_traversal(
+    conn: Connection,
+    traversal: TraversalRecord,
+    sync_points: Sequence[SyncPoint],
+    new_resources: Sequence[ResourceRecord],
+) -> None:
+    """The rows `start_traversal` adds: the traversal, its sync points with any inputs they
+    start with, a ready entry per sync point with nothing to wait for, the new resources."""
+    conn.execute(sql.INSERT_TRAVERSAL, sql.traversal_row(traversal))
+    conn.executemany(sql.INSERT_SYNC_POINT, map(sql.sync_point_row, sync_points))
+    inputs = [row for p in sync_points if p.inputs for row in sql.sync_point_input_rows(p)]
+    conn.executemany(sql.INSERT_INPUT, inputs)
+    ready = [sql.start_ready_row(p) for p in sync_points if p.remaining == 0]
+    conn.executemany(sql.INSERT_READY, ready)
+    conn.executemany(sql.INSERT_RESOURCE, map(sql.resource_row, new_resources))
 
 
 def _first_missing(conn: Connection, resources: Sequence[ResourceRecord]) -> str:

@@ -6,7 +6,8 @@ Payload mappings are written as compact JSON (any `Mapping` is written as an obj
 and read back as dicts; tuple fields are JSON arrays read back as tuples; enums are
 their values; booleans are integers. The lock columns (`stacks.engine_id`,
 `stacks.traversal_id`, `resources.engine_id`, `resources.atomic_key`) appear only in
-the INSERTs and the lock statements, never in the `SAVE_*` updates.
+the INSERTs and the lock statements (`START_TRAVERSAL` sets `traversal_id`), never in
+the `SAVE_*` updates.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from typing import Any
 
 from storage.records import (
     Action,
+    Delivery,
     EngineRecord,
     EventRecord,
+    NodeKey,
+    Phase,
+    ReadyNode,
     ResourceRecord,
     StackRecord,
     Status,
+    SyncPoint,
     TemplateRecord,
+    TraversalRecord,
 )
 
 Row = tuple[Any, ...]
@@ -207,3 +214,162 @@ HEARTBEAT = "UPDATE engines SET heartbeat_at = ? WHERE id = ?"
 GET_ENGINE = f"SELECT {_ENGINE_COLUMNS} FROM engines WHERE id = ?"
 LIST_ENGINES = f"SELECT {_ENGINE_COLUMNS} FROM engines ORDER BY started_at, id"
 REMOVE_ENGINE = "DELETE FROM engines WHERE id = ?"
+
+
+# convergence: a node key is two columns (phase, ref); successors are JSON [phase, ref] pairs
+
+_TRAVERSAL_COLUMNS = (
+    "id, stack_id, action, template_id, previous_template_id, rollback_on_failure, deadline,"
+    " created_at, cancelled"
+)
+
+
+def traversal_row(t: TraversalRecord) -> Row:
+    return (
+        t.id, t.stack_id, t.action.value, t.template_id, t.previous_template_id,
+        t.rollback_on_failure, t.deadline, t.created_at, t.cancelled,
+    )  # fmt: skip
+
+
+def traversal_from_row(r: Row) -> TraversalRecord:
+    return TraversalRecord(
+        id=r[0], stack_id=r[1], action=Action(r[2]), template_id=r[3],
+        previous_template_id=r[4], rollback_on_failure=bool(r[5]), deadline=r[6],
+        created_at=r[7], cancelled=bool(r[8]),
+    )  # fmt: skip
+
+
+def start_stack_row(s: StackRecord, traversal_id: str, expected_traversal: str | None) -> Row:
+    """What `start_traversal` writes to the stack, then the compare-and-set arguments."""
+    return (*_stack_fields(s), _graph(s), traversal_id, s.id, expected_traversal)
+
+
+def sync_point_row(p: SyncPoint) -> Row:
+    successors = _dump([[n.phase.value, n.ref] for n in p.successors])
+    return (
+        p.traversal_id, p.node.phase.value, p.node.ref, p.stack_id, p.remaining, successors,
+        p.row_id, len(p.inputs),
+    )  # fmt: skip
+
+
+def start_ready_row(p: SyncPoint) -> Row:
+    """The unclaimed ready entry of a sync point that starts complete."""
+    return (p.traversal_id, p.stack_id, p.node.phase.value, p.node.ref, None)
+
+
+def sync_point_input_rows(p: SyncPoint) -> list[Row]:
+    """The inputs a sync point starts with, numbered in order from 1."""
+    return [
+        input_row(p.traversal_id, p.node, d.sender, d.data, seq)
+        for seq, d in enumerate(p.inputs, start=1)
+    ]
+
+
+def input_row(
+    traversal_id: str, node: NodeKey, sender: NodeKey, data: Mapping[str, Any], seq: int
+) -> Row:
+    return (
+        traversal_id, node.phase.value, node.ref, sender.phase.value, sender.ref, _dump(data),
+        seq,
+    )  # fmt: skip
+
+
+def sync_point_from_rows(traversal_id: str, node: NodeKey, r: Row, inputs: list[Row]) -> SyncPoint:
+    """`r` is (stack_id, remaining, successors, row_id); `inputs` (phase, ref, data) rows."""
+    return SyncPoint(
+        traversal_id=traversal_id, stack_id=r[0], node=node, remaining=r[1],
+        successors=tuple(NodeKey(Phase(p), ref) for p, ref in json.loads(r[2])), row_id=r[3],
+        inputs=tuple(Delivery(NodeKey(Phase(i[0]), i[1]), json.loads(i[2])) for i in inputs),
+    )  # fmt: skip
+
+
+def ready_from_row(r: Row) -> ReadyNode:
+    """`r` is (traversal_id, stack_id, phase, ref, claimed_by, parked_on, ...)."""
+    return ReadyNode(r[0], r[1], NodeKey(Phase(r[2]), r[3]), r[4], r[5])
+
+
+def ready_from_rows(rows: list[Row]) -> list[ReadyNode]:
+    """Entries from `_READY_COLUMNS` rows, in seq order (RETURNING gives no order)."""
+    return [ready_from_row(r) for r in sorted(rows, key=lambda r: r[6])]
+
+
+START_TRAVERSAL = """
+UPDATE stacks SET name = ?, convergence = ?, action = ?, status = ?, reason = ?,
+    template_id = ?, prev_template_id = ?, parameters = ?, disable_rollback = ?,
+    timeout_mins = ?, tags = ?, created_at = ?, updated_at = ?, graph = ?, traversal_id = ?
+WHERE id = ? AND traversal_id IS ?"""
+SAVE_STACK_IN_TRAVERSAL = SAVE_STACK + " AND traversal_id = ?"
+INSERT_TRAVERSAL = f"INSERT INTO traversals ({_TRAVERSAL_COLUMNS}) VALUES ({', '.join('?' * 9)})"
+GET_TRAVERSAL = f"SELECT {_TRAVERSAL_COLUMNS} FROM traversals WHERE id = ?"
+CANCEL_TRAVERSAL = "UPDATE traversals SET cancelled = 1 WHERE id = ?"
+# The traversal row stays (watchers read its `cancelled` flag); it goes with its stack.
+PURGE_TRAVERSAL = (
+    "DELETE FROM ready_nodes WHERE traversal_id = ?",
+    "DELETE FROM sync_inputs WHERE traversal_id = ?",
+    "DELETE FROM sync_points WHERE traversal_id = ?",
+)
+PURGE_TEMPLATES = """
+DELETE FROM raw_templates WHERE stack_id = ?1 AND id NOT IN (
+    SELECT template_id FROM stacks WHERE id = ?1 AND template_id IS NOT NULL
+    UNION SELECT prev_template_id FROM stacks WHERE id = ?1 AND prev_template_id IS NOT NULL
+    UNION SELECT t.template_id FROM traversals t JOIN stacks s ON t.id = s.traversal_id
+        WHERE s.id = ?1 AND t.template_id IS NOT NULL
+    UNION SELECT t.previous_template_id FROM traversals t JOIN stacks s ON t.id = s.traversal_id
+        WHERE s.id = ?1 AND t.previous_template_id IS NOT NULL
+    UNION SELECT template_id FROM resources WHERE stack_id = ?1 AND template_id IS NOT NULL)"""
+
+INSERT_SYNC_POINT = """
+INSERT INTO sync_points
+    (traversal_id, phase, ref, stack_id, remaining, successors, row_id, delivered)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+GET_SYNC_POINT = """
+SELECT stack_id, remaining, successors, row_id FROM sync_points
+WHERE traversal_id = ? AND phase = ? AND ref = ?"""
+INSERT_INPUT = """
+INSERT INTO sync_inputs (traversal_id, phase, ref, sender_phase, sender_ref, data, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?)"""
+LIST_INPUTS = """
+SELECT sender_phase, sender_ref, data FROM sync_inputs
+WHERE traversal_id = ? AND phase = ? AND ref = ? ORDER BY seq"""
+# Counts a delivery only if this sender has not delivered to the node yet: the input row
+# is inserted afterwards, numbered with the returned `delivered`.
+COUNT_DELIVERY = """
+UPDATE sync_points SET remaining = remaining - 1, delivered = delivered + 1
+WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND NOT EXISTS (
+    SELECT 1 FROM sync_inputs
+    WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND sender_phase = ?4
+        AND sender_ref = ?5)
+RETURNING stack_id, remaining, delivered"""
+
+_READY_COLUMNS = "traversal_id, stack_id, phase, ref, claimed_by, parked_on, seq"
+INSERT_READY = """
+INSERT INTO ready_nodes (traversal_id, stack_id, phase, ref, claimed_by) VALUES (?, ?, ?, ?, ?)"""
+CLAIM_READY = f"""
+UPDATE ready_nodes SET claimed_by = ?1 WHERE seq IN (
+    SELECT seq FROM ready_nodes WHERE claimed_by IS NULL AND parked_on IS NULL
+    ORDER BY seq LIMIT ?2)
+RETURNING {_READY_COLUMNS}"""
+CLAIM_STACK_READY = f"""
+UPDATE ready_nodes SET claimed_by = ?1 WHERE seq IN (
+    SELECT seq FROM ready_nodes
+    WHERE stack_id = ?3 AND claimed_by IS NULL AND parked_on IS NULL
+    ORDER BY seq LIMIT ?2)
+RETURNING {_READY_COLUMNS}"""
+RELEASE_CLAIMS = "UPDATE ready_nodes SET claimed_by = NULL WHERE claimed_by = ?"
+FINISH_READY = "DELETE FROM ready_nodes WHERE traversal_id = ? AND phase = ? AND ref = ?"
+# Parks only while the resource is locked, so `unlock_resource` is sure to unpark it.
+PARK = """
+UPDATE ready_nodes SET parked_on = ?1, claimed_by = NULL
+WHERE traversal_id = ?2 AND phase = ?3 AND ref = ?4
+    AND EXISTS (SELECT 1 FROM resources WHERE id = ?1 AND engine_id IS NOT NULL)"""
+UNPARK = f"""
+UPDATE ready_nodes SET parked_on = NULL, claimed_by = ?1 WHERE parked_on = ?2
+RETURNING {_READY_COLUMNS}"""
+LIST_READY = f"SELECT {_READY_COLUMNS} FROM ready_nodes WHERE stack_id = ? ORDER BY seq"
+
+LOCK_RESOURCE = """
+UPDATE resources SET engine_id = ?, atomic_key = atomic_key + 1
+WHERE id = ? AND engine_id IS ?
+RETURNING atomic_key"""
+UNLOCK_RESOURCE = "UPDATE resources SET engine_id = NULL WHERE id = ? AND engine_id = ?"
+RESOURCE_LOCK_HOLDER = "SELECT engine_id FROM resources WHERE id = ?"
