@@ -45,6 +45,19 @@ class Engine:
     def __post_init__(self) -> None:
         self.limiter = anyio.CapacityLimiter(self.config.max_concurrent_actions)
         self.log = structlog.get_logger("convergent").bind(engine=self.id[:8])
+        self._wall_anchor = time.time()
+        self._loop_anchor: float | None = None
+
+    def now(self) -> float:
+        """Wall-clock time (epoch seconds) as the event loop's clock advances it.
+
+        Anchored to `time.time()` when first read, so it agrees with other processes,
+        and it follows virtual time in tests (trio's MockClock).
+        """
+        loop_now = anyio.current_time()
+        if self._loop_anchor is None:
+            self._wall_anchor, self._loop_anchor = time.time(), loop_now
+        return self._wall_anchor + (loop_now - self._loop_anchor)
 
     def published(self, event: EventRecord) -> None:
         """Tell in-process listeners about an event that is already persisted."""
@@ -60,14 +73,14 @@ class Engine:
             return False
         if record.host == self.host and not _process_exists(record.pid):
             return False
-        return time.time() - record.heartbeat_at <= self.config.engine_timeout
+        return self.now() - record.heartbeat_at <= self.config.engine_timeout
 
 
 @asynccontextmanager
 async def running_engine(store: Store, registry: Registry, config: Config) -> AsyncIterator[Engine]:
     """Register an engine on `store` and keep it alive for the duration of the block."""
     engine = Engine(store=store, registry=registry, config=config)
-    now = time.time()
+    now = engine.now()
     await store.register_engine(
         EngineRecord(id=engine.id, host=engine.host, pid=os.getpid(), started_at=now,
                      heartbeat_at=now)
@@ -96,7 +109,7 @@ async def running_engine(store: Store, registry: Registry, config: Config) -> As
 async def _beat(engine: Engine) -> None:
     while True:
         await anyio.sleep(engine.config.heartbeat_interval)
-        await engine.store.heartbeat(engine.id, time.time())
+        await engine.store.heartbeat(engine.id, engine.now())
 
 
 def _process_exists(pid: int) -> bool:

@@ -1,16 +1,16 @@
 """Stack operations as users ask for them: create, update, delete, check, suspend, resume, cancel.
 
 Each operation validates everything first (a `TemplateError` or `InputError`
-leaves the store untouched), then records the stack IN_PROGRESS under its
-lock and hands the walk to the stack's code path. Only the legacy path exists
-in this version; a convergence stack is refused before anything is stored.
+leaves the store untouched), then hands the work to the stack's code path:
+the legacy supervisor (under the stack lock, in this module) or a convergence
+traversal (`supervisor.convergence.api`). A stack stays on the path that
+created it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import time
 from dataclasses import dataclass
 
 import anyio
@@ -26,6 +26,7 @@ from supervisor.compiling import (
     purge_templates,
     update_inputs,
 )
+from supervisor.convergence import api as converge_api
 from supervisor.engine import Engine, new_id
 from supervisor.errors import InputError, StateError
 from supervisor.inputs import Inputs
@@ -35,11 +36,6 @@ from supervisor.planning import PlannedChange, plan_changes
 from supervisor.rows import Rows
 from supervisor.runner import NO_ROLLBACK, Finisher, RollbackPolicy, Work, run_operation
 from supervisor.template import CompiledTemplate
-
-CONVERGENCE_UNAVAILABLE = (
-    "the convergence engine is not available in this version; create the stack on the "
-    "legacy path (--legacy, or convergence_engine = false)"
-)
 
 
 class RollbackMode(enum.Enum):
@@ -70,23 +66,27 @@ async def create_stack(engine: Engine, name: str, inputs: Inputs,
     _check_name(name)
     convergence = engine.config.convergence_engine if options.convergence is None \
         else options.convergence
-    if convergence:
-        raise InputError(CONVERGENCE_UNAVAILABLE, stack=name)
     _check_timeout(options.timeout_mins)
     template = TemplateRecord(id=new_id(), stack_id=stack_id, template=inputs.template,
                               files=inputs.files, environment=inputs.environment)
-    now = time.time()
+    now = engine.now()
     stack = StackRecord(
-        id=stack_id, name=name, convergence=False, action=Action.CREATE,
+        id=stack_id, name=name, convergence=convergence, action=Action.CREATE,
         status=Status.IN_PROGRESS, reason="Stack CREATE started", template_id=template.id,
         prev_template_id=None, parameters=display_parameters(compiled),
         disable_rollback=options.disable_rollback, timeout_mins=options.timeout_mins,
         tags=options.tags, created_at=now, updated_at=None, engine_id=engine.id,
     )
+    if convergence:
+        # stored at rest first; the create traversal's start marks it CREATE_IN_PROGRESS
+        stack = dataclasses.replace(stack, action=Action.INIT, status=Status.COMPLETE,
+                                    reason="", engine_id=None)
     try:
         await engine.store.create_stack(stack, template)
     except StackExists:
         raise StateError(f"a stack named {name!r} already exists", stack=name) from None
+    if convergence:
+        return await converge_api.create(engine, stack, template, compiled)
     engine.published(await engine.store.append_event(stack_event(stack)))
     rows = Rows()
     policies = await policies_for(engine, stack, rows)
@@ -122,7 +122,15 @@ async def update_stack(engine: Engine, name: str, inputs: Inputs | None,
                                  existing=options.existing)
     compiled = compile_inputs(engine, stack.name, stack.id, merged)
     _check_timeout(options.timeout_mins)
-    _check_path(stack)
+    if stack.convergence:
+        template = TemplateRecord(id=new_id(), stack_id=stack.id, template=merged.template,
+                                  files=merged.files, environment=merged.environment)
+        disable_rollback = {RollbackMode.ENABLED: False, RollbackMode.DISABLED: True}.get(
+            options.rollback, stack.disable_rollback)
+        timeout = options.timeout_mins if options.timeout_mins is not None \
+            else stack.timeout_mins
+        return await converge_api.update(engine, stack, template, compiled, disable_rollback,
+                                         timeout)
     async with holding_lock(engine, stack) as stack:
         return await _update_locked(engine, stack, merged, compiled, options)
 
@@ -197,7 +205,8 @@ async def plan_update(engine: Engine, name: str, inputs: Inputs | None,
 async def delete_stack(engine: Engine, name: str) -> StackRecord:
     """Delete every resource (honouring Retain) and then the stack; returns its last state."""
     stack = await load_stack(engine, name)
-    _check_path(stack)
+    if stack.convergence:
+        return await converge_api.delete(engine, stack)
     async with holding_lock(engine, stack) as stack:
         stack = await set_state(engine, stack, Action.DELETE, Status.IN_PROGRESS,
                                 "Stack DELETE started")
@@ -226,7 +235,8 @@ def _purger(engine: Engine) -> Finisher:
 async def act_on_stack(engine: Engine, name: str, action: Action) -> StackRecord:
     """Check, suspend or resume every resource; suspend walks dependents first."""
     stack = await load_stack(engine, name)
-    _check_path(stack)
+    if stack.convergence:
+        return await converge_api.walk(engine, stack, action)
     if stack.template_id is None:
         raise InputError(f"stack {name!r} has no template", stack=name)
     compiled = await compile_stored(engine, stack, stack.template_id)
@@ -247,6 +257,8 @@ async def act_on_stack(engine: Engine, name: str, action: Action) -> StackRecord
 async def cancel_stack(engine: Engine, name: str, rollback: bool = True) -> StackRecord:
     """Ask the engine running the stack's operation to stop it."""
     stack = await load_stack(engine, name)
+    if stack.convergence:
+        return await converge_api.cancel(engine, stack, rollback)
     if stack.status is not Status.IN_PROGRESS or stack.engine_id is None:
         raise StateError(
             f"stack {stack.name!r} is {stack.action.value}_{stack.status.value}: "
@@ -258,6 +270,8 @@ async def cancel_stack(engine: Engine, name: str, rollback: bool = True) -> Stac
 async def wait_stack(engine: Engine, name: str) -> StackRecord:
     """Block until the stack leaves IN_PROGRESS (reporting a dead engine's stack as FAILED)."""
     stack = await load_stack(engine, name)
+    if stack.convergence:
+        return await converge_api.wait(engine, stack)
     while stack.status is Status.IN_PROGRESS:
         await anyio.sleep(engine.config.poll_interval)
         fresh = await engine.store.get_stack(stack.id)
@@ -272,9 +286,9 @@ async def fresh_rows(engine: Engine, stack: StackRecord) -> Rows:
     return Rows(await engine.store.list_resources(stack.id))
 
 
-def _check_path(stack: StackRecord) -> None:
-    if stack.convergence:
-        raise InputError(CONVERGENCE_UNAVAILABLE, stack=stack.name)
+async def migrate_stack(engine: Engine, name: str) -> StackRecord:
+    """Move a legacy stack at rest onto the convergence path."""
+    return await converge_api.migrate(engine, await load_stack(engine, name))
 
 
 def _check_name(name: str) -> None:
@@ -301,6 +315,7 @@ __all__ = [
     "create_stack",
     "delete_stack",
     "inputs_of",
+    "migrate_stack",
     "plan_create",
     "plan_update",
     "update_stack",

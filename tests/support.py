@@ -56,13 +56,15 @@ class CallLog:
         if waiter is not None:
             waiter.set()
 
-    async def reached(self, operation: str, resource: str, phase: str = "start") -> None:
-        """Wait until a call of `operation` on `resource` reaches `phase`."""
-        if (operation, resource) in self.ops(phase):
-            return
+    async def reached(self, operation: str, resource: str, phase: str = "start",
+                      since: int = 0) -> None:
+        """Wait until a call of `operation` on `resource` reaches `phase` (after `since`)."""
         key = (operation, resource, phase)
-        self._waiters.setdefault(key, anyio.Event())
-        await self._waiters[key].wait()
+        while (operation, resource) not in self.ops(phase, since):
+            waiter = self._waiters.get(key)
+            if waiter is None or waiter.is_set():
+                waiter = self._waiters[key] = anyio.Event()
+            await waiter.wait()
 
     def next_id(self, name: str) -> str:
         return f"{name}-{next(self._ids)}"
@@ -118,13 +120,18 @@ def recorder_type(log: CallLog, type_name: str = "Test::Recorder") -> type[Resou
         async def _act(self, op: str, ctx: ActorContext, pid: str,
                        props: Mapping[str, Any]) -> None:
             log.append(Call(op, ctx.resource_name, pid, "start", anyio.current_time(),
-                                  dict(props)))
-            if props.get("delay"):
-                await anyio.sleep(float(props["delay"]))
-            if op in (props.get("fail") or []):
-                raise ResourceFailure(f"{ctx.resource_name}: injected {op} failure")
+                            dict(props)))
+            try:
+                if props.get("delay"):
+                    await anyio.sleep(float(props["delay"]))
+                if op in (props.get("fail") or []):
+                    raise ResourceFailure(f"{ctx.resource_name}: injected {op} failure")
+            except BaseException:
+                log.append(Call(op, ctx.resource_name, pid, "failed", anyio.current_time(),
+                                dict(props)))
+                raise
             log.append(Call(op, ctx.resource_name, pid, "end", anyio.current_time(),
-                                  dict(props)))
+                            dict(props)))
 
         async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
             pid = log.next_id(ctx.resource_name)

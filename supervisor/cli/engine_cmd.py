@@ -1,8 +1,10 @@
 """`convergent engine`: a long-running engine on the store.
 
-While it runs it heartbeats, and it watches for legacy stacks left
-IN_PROGRESS by an engine that died, reporting them FAILED ("Engine went down
-during stack ..."). It stops cleanly on SIGINT or SIGTERM.
+While it runs it heartbeats; it runs a convergence worker for every stack on
+the store (claiming ready nodes, and resuming the traversals of engines that
+died); and it watches for legacy stacks left IN_PROGRESS by an engine that
+died, reporting them FAILED ("Engine went down during stack ..."). It stops
+cleanly on SIGINT or SIGTERM: claims it holds are released for other engines.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import click
 
 from storage import Status
 from supervisor.cli.app import cli, run_command
+from supervisor.convergence.worker import working
 from supervisor.engine import Engine
 from supervisor.lifecycle import reap_if_orphaned
 
@@ -37,7 +40,7 @@ def engine(ctx: click.Context, interval: float) -> None:
 
     async def command(engine: Engine) -> int:
         click.echo(f"engine {engine.id} running on {engine.config.db}", err=True)
-        async with anyio.create_task_group() as group:
+        async with working(engine), anyio.create_task_group() as group:
             group.start_soon(_scan, engine, interval)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:

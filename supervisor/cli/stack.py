@@ -229,3 +229,18 @@ def wait_cmd(ctx: click.Context, name: str, fmt: str) -> None:
         return exit_code(final)
 
     run_command(ctx, command)
+
+
+@stack.command("migrate")
+@click.argument("name")
+@format_option
+@click.pass_context
+def migrate(ctx: click.Context, name: str, fmt: str) -> None:
+    """Move legacy stack NAME, at rest, onto the convergence path."""
+
+    async def command(engine: Engine) -> int:
+        migrated = await stacks.migrate_stack(engine, name)
+        emit(await show_stack(engine, migrated), fmt)
+        return 0
+
+    run_command(ctx, command)

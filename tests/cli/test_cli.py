@@ -176,14 +176,36 @@ def test_dry_run_json(run: Cli) -> None:
     assert run.json("stack", "list") == []
 
 
-def test_convergence_create_is_refused_with_exit_code_2(run: Cli) -> None:
+def test_convergence_stacks_keep_their_path_and_legacy_ones_migrate(run: Cli) -> None:
     template = run.write("t.yaml", GOOD)
-    result = run("stack", "create", "c", "-t", str(template), "--convergence")
-    assert result.exit_code == 2 and "convergence engine is not available" in result.stderr
-    result = run("stack", "create", "c", "-t", str(template),
+    assert run("stack", "create", "c", "-t", str(template), "--convergence").exit_code == 0
+    result = run("stack", "create", "e", "-t", str(template),
                  env={"CONVERGENT_CONVERGENCE_ENGINE": "true"})
-    assert result.exit_code == 2
-    assert run.json("stack", "list") == []
+    assert result.exit_code == 0, result.stderr
+    assert run("stack", "create", "l", "-t", str(template)).exit_code == 0
+    listed = run.json("stack", "list")
+    assert isinstance(listed, list)
+    assert {s["stack_name"]: s["convergence"] for s in listed} == {
+        "c": True, "e": True, "l": False}
+    updated = run("stack", "update", "c", "-t", str(template), "--parameter", "word=bye")
+    assert updated.exit_code == 0, updated.stderr
+    shown = run.json("stack", "show", "c")
+    assert isinstance(shown, dict)
+    assert shown["stack_status"] == "UPDATE_COMPLETE" and shown["convergence"] is True
+    assert {"output_key": "out", "output_value": "bye", "description": "the word"} in \
+        shown["outputs"]
+    migrated = run.json("stack", "migrate", "l")
+    assert isinstance(migrated, dict)
+    assert (migrated["stack_status"], migrated["convergence"]) == ("CREATE_COMPLETE", True)
+    again = run("stack", "migrate", "l")
+    assert again.exit_code == 3 and "already a convergence stack" in again.stderr
+    result = run("stack", "update", "l", "-t", str(template), "--parameter", "word=yo")
+    assert result.exit_code == 0, result.stderr
+    shown = run.json("stack", "show", "l")
+    assert isinstance(shown, dict)
+    assert (shown["stack_status"], shown["convergence"]) == ("UPDATE_COMPLETE", True)
+    assert run("stack", "delete", "c").exit_code == 0
+    assert run("stack", "show", "c").exit_code == 2
 
 
 HEADER = "heat_template_version: 2021-04-16\n"

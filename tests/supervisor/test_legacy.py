@@ -13,7 +13,7 @@ import pytest
 
 from storage import Action, Status, Store
 from supervisor import stacks
-from supervisor.errors import InputError, StateError, TemplateError
+from supervisor.errors import StateError, TemplateError
 from supervisor.lifecycle import load_stack
 from supervisor.rows import Rows
 from supervisor.views import show_stack
@@ -216,14 +216,6 @@ async def test_invalid_template_stores_nothing(store: Store) -> None:
     async with engine_on(store, registry_with(CallLog())) as engine:
         with pytest.raises(TemplateError, match=r"resources\.a\.type: .*Nope::Nothing"):
             await stacks.create_stack(engine, "bad", inputs(hot({"a": {"type": "Nope::Nothing"}})))
-        assert await store.list_stacks() == []
-
-
-async def test_convergence_stacks_are_refused_before_anything_is_stored(store: Store) -> None:
-    async with engine_on(store, registry_with(CallLog())) as engine:
-        with pytest.raises(InputError, match="convergence engine is not available"):
-            await stacks.create_stack(engine, "conv", inputs(hot({"a": rec("1")})),
-                                      stacks.CreateOptions(convergence=True))
         assert await store.list_stacks() == []
 
 

@@ -1,0 +1,136 @@
+"""The traversal graph: update and cleanup nodes and the edges between them.
+
+For a target template and the stack's existing rows (DESIGN section 7):
+
+* `update(name)` for each resource of the target, bound to the name's current
+  row (a new row is made for a new name);
+* `cleanup(row)` for each existing row;
+* the stack's own node, which waits for every root (a node nothing waits for).
+
+Edges, "B waits for A" written A -> B:
+
+* update(s) -> update(r) when r depends on s in the target;
+* cleanup(x) -> cleanup(y) when row x required row y when it was last applied
+  (dependents are deleted first);
+* cleanup(x) -> cleanup(y) when x replaced y;
+* update(x.name) -> cleanup(x) for every row whose name is in the target.
+
+Check, suspend and resume traversals have update nodes only: no edges for
+check, dependencies first for resume, dependents first for suspend.
+
+`build_graph` is a pure function; `render` gives a stable text form for tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from storage import NodeKey, Phase, ResourceRecord
+from supervisor.template import CompiledTemplate
+
+
+@dataclass
+class Node:
+    key: NodeKey
+    row_id: str | None = None
+    predecessors: set[NodeKey] = field(default_factory=set)
+    successors: set[NodeKey] = field(default_factory=set)
+
+
+@dataclass
+class Graph:
+    stack_node: NodeKey
+    nodes: dict[NodeKey, Node] = field(default_factory=dict)
+
+    def add(self, key: NodeKey, row_id: str | None = None) -> Node:
+        node = self.nodes.get(key)
+        if node is None:
+            node = self.nodes[key] = Node(key, row_id)
+        return node
+
+    def edge(self, before: NodeKey, after: NodeKey) -> None:
+        if before == after:
+            return
+        self.nodes[before].successors.add(after)
+        self.nodes[after].predecessors.add(before)
+
+    def close(self) -> None:
+        """Make the stack node wait for every root."""
+        stack = self.add(self.stack_node)
+        for node in list(self.nodes.values()):
+            if node is not stack and not node.successors:
+                self.edge(node.key, stack.key)
+
+
+def update_key(name: str) -> NodeKey:
+    return NodeKey(Phase.UPDATE, name)
+
+
+def cleanup_key(row_id: str) -> NodeKey:
+    return NodeKey(Phase.CLEANUP, row_id)
+
+
+def build_graph(stack_id: str, target: CompiledTemplate | None,
+                current: Mapping[str, ResourceRecord], rows: Iterable[ResourceRecord]) -> Graph:
+    """The graph of an update (or delete, with `target` None) over the existing `rows`.
+
+    `current` maps each target resource name to the row its update node is
+    bound to (existing or new).
+    """
+    graph = Graph(NodeKey(Phase.STACK, stack_id))
+    resources = {} if target is None else target.resources
+    for name in resources:
+        row = current.get(name)
+        graph.add(update_key(name), None if row is None else row.id)
+    existing = list(rows)
+    by_id = {row.id: row for row in existing}
+    for row in existing:
+        graph.add(cleanup_key(row.id), row.id)
+    if target is not None:
+        for name, deps in target.dependencies.items():
+            for dep in deps:
+                graph.edge(update_key(dep), update_key(name))
+    for row in existing:
+        for required in row.requires:
+            if required in by_id:
+                graph.edge(cleanup_key(row.id), cleanup_key(required))
+        if row.replaces in by_id:
+            graph.edge(cleanup_key(row.id), cleanup_key(row.replaces))
+        if row.name in resources:
+            graph.edge(update_key(row.name), cleanup_key(row.id))
+    graph.close()
+    return graph
+
+
+def build_walk(stack_id: str, target: CompiledTemplate, current: Mapping[str, ResourceRecord],
+               direction: int) -> Graph:
+    """A check (direction 0), resume (1) or suspend (-1) graph over the current rows."""
+    graph = Graph(NodeKey(Phase.STACK, stack_id))
+    names = [name for name in target.resources if name in current]
+    for name in names:
+        graph.add(update_key(name), current[name].id)
+    if direction:
+        for name in names:
+            for dep in target.dependencies[name]:
+                if dep in current:
+                    before, after = (dep, name) if direction > 0 else (name, dep)
+                    graph.edge(update_key(before), update_key(after))
+    graph.close()
+    return graph
+
+
+def render(graph: Graph, names: Mapping[str, str] | None = None) -> str:
+    """One line per node, `key <- predecessors`, sorted; row ids shown via `names`."""
+    label = names or {}
+
+    def show(key: NodeKey) -> str:
+        if key.phase is Phase.STACK:
+            return "stack"
+        return f"{key.phase.value}({label.get(key.ref, key.ref)})"
+
+    lines = []
+    for node in graph.nodes.values():
+        preds = sorted(show(p) for p in node.predecessors)
+        lines.append(f"{show(node.key)} <- {', '.join(preds)}" if preds else show(node.key))
+    return "\n".join(sorted(lines))

@@ -1,0 +1,336 @@
+"""A node actor: one graph node of one traversal, run once its sync point is complete.
+
+Steps (DESIGN section 7):
+
+1. stop if the node's traversal is no longer the stack's current one;
+2. take the resource lock (compare-and-set); if a live engine holds it, park
+   the node on that resource (the holder's unlock re-triggers it); if a dead
+   engine holds it, steal it;
+3. do the work: create / update in place / replace / nothing (update nodes),
+   delete or pass through (cleanup nodes), check / suspend / resume (walks);
+4. save the state (the shared `operations` do, with events), release the lock;
+5. deliver the dependency-satisfied message to the successors, then remove the
+   ready entry. A crash anywhere before that leaves the entry to be re-run;
+   every step is safe to repeat.
+
+Properties are resolved only from the data the predecessors delivered; a node
+never loads the whole stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import anyio
+
+from actors import Replacement
+from storage import (
+    Action,
+    NodeKey,
+    Phase,
+    ReadyNode,
+    ResourceRecord,
+    StackRecord,
+    Status,
+    SyncPoint,
+    TraversalRecord,
+)
+from supervisor import operations
+from supervisor.convergence import traversal as traversals
+from supervisor.diff import ChangeKind, changed_properties, classify, is_settled
+from supervisor.engine import Engine
+from supervisor.errors import TemplateError
+from supervisor.operations import OperationScope, Outcome
+from supervisor.template import CompiledTemplate, DeletionPolicy, ResourceData
+
+
+class Host(Protocol):
+    """What a node needs from the worker running it."""
+
+    engine: Engine
+
+    async def compiled(self, stack: StackRecord, template_id: str) -> CompiledTemplate: ...
+
+    def adopt(self, entries: Sequence[ReadyNode]) -> None:
+        """Run entries this engine has just claimed (made ready or unparked by us)."""
+
+
+class Parked(Exception):
+    """The node's resource is locked by a live engine; the node waits for its unlock."""
+
+
+async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> None:
+    """Run one claimed ready entry to its end (or park it)."""
+    store = host.engine.store
+    traversal = await store.get_traversal(entry.traversal_id)
+    stack = await store.get_stack(entry.stack_id)
+    sync = None if traversal is None else await store.get_sync_point(traversal.id, entry.node)
+    if traversal is None or stack is None or sync is None or not _current(stack, traversal):
+        await store.finish_ready(entry.traversal_id, entry.node)
+        return
+    if entry.node.phase is Phase.STACK:
+        await traversals.complete(host.engine, stack, traversal)
+        return
+    if traversal.deadline is not None:
+        scope.deadline = anyio.current_time() + (traversal.deadline - host.engine.now())
+    node = NodeRun(host, stack, traversal, sync, entry, scope.deadline)
+    try:
+        failure = await node.run()
+    except Parked:
+        return
+    if failure is not None:
+        await traversals.fail(host.engine, stack, traversal, failure,
+                              on_ready=lambda: None)
+    await store.finish_ready(entry.traversal_id, entry.node)
+
+
+def _current(stack: StackRecord, traversal: TraversalRecord) -> bool:
+    return stack.traversal_id == traversal.id and stack.status is Status.IN_PROGRESS
+
+
+@dataclasses.dataclass
+class NodeRun:
+    host: Host
+    stack: StackRecord
+    traversal: TraversalRecord
+    sync: SyncPoint
+    entry: ReadyNode
+    deadline: float
+
+    def __post_init__(self) -> None:
+        self.engine = self.host.engine
+        self.store = self.engine.store
+        self.op = OperationScope(self.engine, self.stack, self.deadline)
+        self.held: list[str] = []
+
+    async def run(self) -> str | None:
+        """Do the node's work; returns the failure reason, or None after delivering."""
+        try:
+            if self.entry.node.phase is Phase.CLEANUP:
+                failure, data = await self._cleanup()
+            else:
+                failure, data = await self._update()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._unlock_all()
+        if failure is None:
+            await self._deliver(data)
+        return failure
+
+    # locks
+
+    async def _lock(self, row: ResourceRecord) -> ResourceRecord:
+        """Lock `row` for this engine and return its fresh state, or raise `Parked`."""
+        while True:
+            if await self.store.lock_resource(row.id, self.engine.id) is not None:
+                self.held.append(row.id)
+                fresh = await self.store.get_resource(row.id)
+                assert fresh is not None
+                return fresh
+            current = await self.store.get_resource(row.id)
+            if current is None:
+                return row
+            holder = current.engine_id
+            if holder is None:
+                continue
+            if holder != self.engine.id and not await self.engine.is_alive(holder):
+                if await self.store.lock_resource(row.id, self.engine.id, holder) is not None:
+                    self.engine.log.info("resource.lock.stolen", resource=row.name,
+                                         engine_gone=holder[:8])
+                    self.held.append(row.id)
+                    return await self.store.get_resource(row.id) or current
+                continue
+            if await self.store.park(self.entry.traversal_id, self.entry.node, row.id):
+                self.engine.log.debug("node.parked", stack=self.stack.name, resource=row.name)
+                await self._unlock_all()
+                raise Parked
+
+    async def _unlock_all(self) -> None:
+        while self.held:
+            unparked = await self.store.unlock_resource(self.held.pop(), self.engine.id)
+            if unparked:
+                self.host.adopt(unparked)
+
+    # update nodes
+
+    async def _update(self) -> tuple[str | None, Mapping[str, Any]]:
+        name = self.entry.node.ref
+        assert self.traversal.template_id is not None
+        target = await self.host.compiled(self.stack, self.traversal.template_id)
+        row = await self._newest(self.sync.row_id)
+        if row is None:
+            return None, {}
+        row = await self._lock(row)
+        if self.traversal.action in traversals.WALK_DIRECTION:
+            outcome = await operations.simple(self.op, row, self.traversal.action)
+            return _result(outcome.row, Action(self.traversal.action))
+        try:
+            props = target.resolve_properties(name, self._lookup)
+        except TemplateError as err:
+            failed = await operations.transition(
+                self.op, row, Action.CREATE if row.physical_id is None else Action.UPDATE,
+                Status.FAILED, str(err))
+            return _result(failed, failed.action)
+        return await self._converge(row, target, name, props)
+
+    async def _converge(self, row: ResourceRecord, target: CompiledTemplate, name: str,
+                        props: dict[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+        definition = target.resources[name]
+        requires = self._requires()
+        template_id = self.traversal.template_id
+        if row.action is Action.INIT or (row.action is Action.CREATE
+                                         and row.status is Status.IN_PROGRESS):
+            outcome = await operations.create(self.op, row, props, requires)
+            return _result(outcome.row, Action.CREATE)
+        older = await self._reclaimable(row, definition.type, props)
+        if older is not None:
+            return _result(older, Action.UPDATE)
+        actor = self.engine.registry.actor_class(definition.type)
+        if actor is None:
+            failed = await operations.transition(
+                self.op, row, Action.UPDATE, Status.FAILED,
+                f"resource type {definition.type} is not registered")
+            return _result(failed, Action.UPDATE)
+        change = classify(actor, row, definition.type, props)
+        if change.kind is ChangeKind.UNCHANGED:
+            if row.requires != requires or row.template_id != template_id:
+                row = dataclasses.replace(row, requires=requires, template_id=template_id)
+                await self.store.save_resource(row)
+            return None, _data(row)
+        if change.kind is ChangeKind.UPDATE:
+            outcome = await operations.update(self.op, row, props, change.changed, requires)
+            if not outcome.replace:
+                return _result(_with_template(outcome, template_id), Action.UPDATE)
+        return await self._replace(row, definition.type, props, requires,
+                                   actor.replacement is Replacement.DELETE_BEFORE_CREATE)
+
+    async def _replace(self, row: ResourceRecord, type_name: str, props: dict[str, Any],
+                       requires: tuple[str, ...],
+                       delete_first: bool) -> tuple[str | None, Mapping[str, Any]]:
+        fresh = dataclasses.replace(
+            operations.new_row(self.stack, row.name, type_name, self.traversal.template_id,
+                               replaces=row.id),
+            engine_id=self.engine.id)
+        await self.store.replace_resource(dataclasses.replace(row, replaced_by=fresh.id), fresh)
+        self.held.append(fresh.id)
+        if delete_first:
+            policy = await self._policy(row)
+            gone = await operations.delete(self.op, row, retain=policy is DeletionPolicy.RETAIN)
+            if gone.failed:
+                return _result(gone.row, Action.DELETE)
+        outcome = await operations.create(self.op, fresh, props, requires)
+        return _result(outcome.row, Action.CREATE)
+
+    async def _reclaimable(self, row: ResourceRecord, type_name: str,
+                           props: Mapping[str, Any]) -> ResourceRecord | None:
+        """Take back the row this one replaced when it already matches (rollback)."""
+        if row.replaces is None or (is_settled(row) and row.type == type_name
+                                    and not changed_properties(row.properties, props)):
+            return None
+        older = await self.store.get_resource(row.replaces)
+        if older is None or older.type != type_name or not is_settled(older) \
+                or changed_properties(older.properties, props):
+            return None
+        if await self.store.lock_resource(older.id, self.engine.id) is None:
+            return None
+        self.held.append(older.id)
+        back = dataclasses.replace(older, replaced_by=None, requires=self._requires(),
+                                   template_id=self.traversal.template_id)
+        await self.store.save_resources(
+            [back, dataclasses.replace(row, replaced_by=older.id)], [])
+        self.engine.log.info("resource.reclaimed", stack=self.stack.name, resource=row.name)
+        return back
+
+    async def _newest(self, row_id: str | None) -> ResourceRecord | None:
+        """The row at the end of `row_id`'s replacement chain (a replacement stands in)."""
+        row = None if row_id is None else await self.store.get_resource(row_id)
+        while row is not None and row.replaced_by is not None:
+            newer = await self.store.get_resource(row.replaced_by)
+            if newer is None:
+                break
+            row = newer
+        return row
+
+    def _lookup(self, name: str) -> ResourceData | None:
+        for delivery in self.sync.inputs:
+            if delivery.sender == NodeKey(Phase.UPDATE, name):
+                data = delivery.data
+                return ResourceData(physical_id=data.get("physical_id"),
+                                    attributes=data.get("attributes") or {})
+        return None
+
+    def _requires(self) -> tuple[str, ...]:
+        return tuple(sorted(
+            str(d.data["row_id"]) for d in self.sync.inputs
+            if d.sender.phase is Phase.UPDATE and d.data.get("row_id")))
+
+    # cleanup nodes
+
+    async def _cleanup(self) -> tuple[str | None, Mapping[str, Any]]:
+        row = None if self.sync.row_id is None else await self.store.get_resource(self.sync.row_id)
+        if row is None:
+            return None, {}
+        row = await self._lock(row)
+        target = None if self.traversal.template_id is None else \
+            await self.host.compiled(self.stack, self.traversal.template_id)
+        if target is not None and row.name in target.resources:
+            doomed = [row] if row.replaced_by is not None else []
+        else:
+            doomed = await self._chain(row)
+        for victim in doomed:
+            if victim.id != row.id:
+                victim = await self._lock(victim)
+            policy = await self._policy(victim)
+            outcome = await operations.delete(self.op, victim,
+                                              retain=policy is DeletionPolicy.RETAIN)
+            if outcome.failed:
+                return _result(outcome.row, Action.DELETE)
+            await self.store.delete_resource(victim.id)
+        return None, {}
+
+    async def _chain(self, row: ResourceRecord) -> list[ResourceRecord]:
+        """`row` and the replacements made from it, newest first."""
+        chain = [row]
+        while chain[-1].replaced_by is not None:
+            newer = await self.store.get_resource(chain[-1].replaced_by or "")
+            if newer is None or newer in chain:
+                break
+            chain.append(newer)
+        return list(reversed(chain))
+
+    async def _policy(self, row: ResourceRecord) -> DeletionPolicy:
+        if row.template_id is None:
+            return DeletionPolicy.DELETE
+        try:
+            template = await self.host.compiled(self.stack, row.template_id)
+        except TemplateError:
+            return DeletionPolicy.DELETE
+        definition = template.resources.get(row.name)
+        return DeletionPolicy.DELETE if definition is None else definition.deletion_policy
+
+    # delivery
+
+    async def _deliver(self, data: Mapping[str, Any]) -> None:
+        deliveries = [(succ, data if succ.phase is Phase.UPDATE else {})
+                      for succ in self.sync.successors]
+        ready = await self.store.deliver(self.traversal.id, self.entry.node, deliveries,
+                                         claimant=self.engine.id)
+        if ready:
+            self.host.adopt(ready)
+
+
+def _data(row: ResourceRecord) -> dict[str, Any]:
+    return {"row_id": row.id, "physical_id": row.physical_id,
+            "attributes": dict(row.attributes)}
+
+
+def _result(row: ResourceRecord, action: Action) -> tuple[str | None, Mapping[str, Any]]:
+    if row.status is Status.FAILED:
+        return f"Resource {action.value} failed: {row.name}: {row.reason}", {}
+    return None, _data(row)
+
+
+def _with_template(outcome: Outcome, template_id: str | None) -> ResourceRecord:
+    return dataclasses.replace(outcome.row, template_id=template_id)

@@ -1,0 +1,206 @@
+"""The worker: runs ready nodes as actors in one task group, and recovers abandoned work.
+
+Ready nodes reach a worker two ways: nodes this engine makes ready itself
+(deliveries and unlocks claim them for it) are started at once; any other
+ready node is claimed from the store (`claim_ready`), woken by `wake()` or by
+the poll interval. A worker started for one stack (the CLI) claims only that
+stack's nodes; `convergent engine` claims every stack's.
+
+Every `poll_interval` the worker also looks after the traversals it serves:
+it cancels the in-flight actors of a cancelled traversal, fails a traversal
+whose deadline passed, and, less often, recovers work from dead engines:
+their claims are released, resources they locked and that nodes are parked
+on are unlocked, and an IN_PROGRESS traversal left with no ready node at all
+(an engine died while handling a failure) is failed with a reason that says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+from anyio.abc import TaskGroup
+
+from storage import NodeKey, ReadyNode, StackRecord, Status
+from supervisor.compiling import compile_stored
+from supervisor.convergence import traversal as traversals
+from supervisor.convergence.node import run_node
+from supervisor.engine import Engine
+from supervisor.template import CompiledTemplate
+
+RunKey = tuple[str, NodeKey]
+CLAIM_BATCH = 256
+RECOVERY_EVERY = 10
+
+
+@dataclasses.dataclass
+class Worker:
+    engine: Engine
+    #: only this stack's nodes are claimed from the store (None: every stack)
+    stack_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self._group: TaskGroup | None = None
+        self._running: dict[RunKey, anyio.CancelScope] = {}
+        self._wake = anyio.Event()
+        self._compiled: dict[str, CompiledTemplate] = {}
+        self._suspect_stalled: set[str] = set()
+
+    async def compiled(self, stack: StackRecord, template_id: str) -> CompiledTemplate:
+        cached = self._compiled.get(template_id)
+        if cached is None:
+            cached = self._compiled[template_id] = await compile_stored(self.engine, stack,
+                                                                        template_id)
+        return cached
+
+    def adopt(self, entries: Sequence[ReadyNode]) -> None:
+        for entry in entries:
+            self._spawn(entry)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def busy(self) -> int:
+        return len(self._running)
+
+    def _spawn(self, entry: ReadyNode) -> None:
+        key = (entry.traversal_id, entry.node)
+        if key in self._running or self._group is None:
+            return
+        scope = anyio.CancelScope()
+        self._running[key] = scope
+        self._group.start_soon(self._run, entry, scope)
+
+    async def _run(self, entry: ReadyNode, scope: anyio.CancelScope) -> None:
+        try:
+            with scope:
+                await run_node(self, entry, scope)
+            if scope.cancelled_caught:
+                with anyio.CancelScope(shield=True):
+                    await self._interrupted(entry)
+        finally:
+            self._running.pop((entry.traversal_id, entry.node), None)
+
+    async def _interrupted(self, entry: ReadyNode) -> None:
+        """A node's actor was cancelled: by the traversal's deadline or by a stack cancel."""
+        store = self.engine.store
+        traversal = await store.get_traversal(entry.traversal_id)
+        stack = await store.get_stack(entry.stack_id)
+        if traversal is not None and stack is not None and traversal.deadline is not None \
+                and self.engine.now() >= traversal.deadline:
+            await traversals.fail(self.engine, stack, traversal, "Timed out")
+        await store.finish_ready(entry.traversal_id, entry.node)
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+                    ) -> None:
+        """Claim and run ready nodes until cancelled."""
+        async with anyio.create_task_group() as group:
+            self._group = group
+            group.start_soon(self._watch)
+            task_status.started()
+            try:
+                await self._claim_loop()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.engine.store.release_claims(self.engine.id)
+
+    async def _claim_loop(self) -> None:
+        limit = max(1, self.engine.config.max_concurrent_actions * 4)
+        while True:
+            claimed: list[ReadyNode] = []
+            free = limit - self.busy
+            if free > 0:
+                claimed = await self.engine.store.claim_ready(
+                    self.engine.id, min(free, CLAIM_BATCH), self.stack_id)
+                self.adopt(claimed)
+            if len(claimed) < min(free, CLAIM_BATCH) or free <= 0:
+                with anyio.move_on_after(self.engine.config.poll_interval):
+                    await self._wake.wait()
+                self._wake = anyio.Event()
+
+    async def _watch(self) -> None:
+        rounds = 0
+        while True:
+            await anyio.sleep(self.engine.config.poll_interval)
+            await self._cancel_requested()
+            rounds += 1
+            if rounds % RECOVERY_EVERY == 0:
+                await self.recover()
+
+    async def _cancel_requested(self) -> None:
+        by_traversal: dict[str, list[anyio.CancelScope]] = {}
+        for (traversal_id, _), scope in list(self._running.items()):
+            by_traversal.setdefault(traversal_id, []).append(scope)
+        for traversal_id, scopes in by_traversal.items():
+            traversal = await self.engine.store.get_traversal(traversal_id)
+            if traversal is not None and traversal.cancelled:
+                for scope in scopes:
+                    scope.cancel()
+
+    async def recover(self) -> None:
+        """Take over what dead engines left, and end timed-out or stalled traversals."""
+        store = self.engine.store
+        for engine in await store.list_engines():
+            if not await self.engine.is_alive(engine.id) and await store.release_claims(engine.id):
+                self.wake()
+        for stack in await self._stacks_in_progress():
+            await self._recover_stack(stack)
+
+    async def _stacks_in_progress(self) -> list[StackRecord]:
+        store = self.engine.store
+        if self.stack_id is not None:
+            stack = await store.get_stack(self.stack_id)
+            candidates = [] if stack is None else [stack]
+        else:
+            candidates = await store.list_stacks()
+        return [s for s in candidates if s.convergence and s.status is Status.IN_PROGRESS]
+
+    async def _recover_stack(self, stack: StackRecord) -> None:
+        store = self.engine.store
+        traversal = None if stack.traversal_id is None else \
+            await store.get_traversal(stack.traversal_id)
+        if traversal is None:
+            return
+        if traversal.deadline is not None and self.engine.now() >= traversal.deadline:
+            await store.cancel_traversal(traversal.id)
+            await traversals.fail(self.engine, stack, traversal, "Timed out")
+            return
+        ready = await store.list_ready(stack.id)
+        for entry in ready:
+            if entry.parked_on is not None:
+                await self._unpark_if_orphaned(entry.parked_on)
+        current = [e for e in ready if e.traversal_id == traversal.id]
+        if current:
+            self._suspect_stalled.discard(traversal.id)
+        elif traversal.id in self._suspect_stalled:
+            await traversals.fail(self.engine, stack, traversal,
+                                  f"Engine went down during stack {stack.action.value}")
+        else:
+            self._suspect_stalled.add(traversal.id)
+
+    async def _unpark_if_orphaned(self, resource_id: str) -> None:
+        row = await self.engine.store.get_resource(resource_id)
+        holder = None if row is None else row.engine_id
+        if holder is not None and not await self.engine.is_alive(holder):
+            self.adopt(await self.engine.store.unlock_resource(resource_id, holder,
+                                                               claimant=self.engine.id))
+
+
+@asynccontextmanager
+async def working(engine: Engine, stack_id: str | None = None) -> AsyncIterator[Worker]:
+    """Run a worker in the background for the duration of the block."""
+    worker = Worker(engine, stack_id)
+    raised: Exception | None = None
+    async with anyio.create_task_group() as group:
+        await group.start(worker.serve)
+        try:
+            yield worker
+        except Exception as err:
+            raised = err
+        finally:
+            group.cancel_scope.cancel()
+    if raised is not None:
+        raise raised
