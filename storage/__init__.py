@@ -1,6 +1,14 @@
 """Persistence for convergent: the `Store` protocol, its records, and the backends."""
 
-from storage.base import NotFound, StackExists, Store, StoreError, StoreURLError
+from storage.base import (
+    NotFound,
+    StackExists,
+    Store,
+    StoreError,
+    StoreURLError,
+    TraversalBuilder,
+    TraversalStart,
+)
 from storage.memory import MemoryStore
 from storage.records import (
     Action,
@@ -42,7 +50,9 @@ __all__ = [
     "StoreURLError",
     "SyncPoint",
     "TemplateRecord",
+    "TraversalBuilder",
     "TraversalRecord",
+    "TraversalStart",
     "open_store",
     "status_text",
 ]

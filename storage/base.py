@@ -23,7 +23,8 @@ Invariants every backend keeps (the conformance suite in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from storage.records import (
@@ -59,16 +60,37 @@ class StoreURLError(StoreError):
     """A store URL that no backend accepts."""
 
 
-def check_traversal_start(
-    stack: StackRecord, traversal: TraversalRecord, sync_points: Sequence[SyncPoint]
-) -> None:
-    """Raise `StoreError` unless `start_traversal`'s records agree: the traversal and its
-    sync points belong to `stack`, and the sync points to the traversal."""
+@dataclass(frozen=True)
+class TraversalStart:
+    """What `Store.start_traversal` writes: a traversal and the state it starts from."""
+
+    stack: StackRecord
+    traversal: TraversalRecord
+    sync_points: Sequence[SyncPoint]
+    new_resources: Sequence[ResourceRecord] = ()
+    events: Sequence[EventRecord] = ()
+    template: TemplateRecord | None = None
+
+
+#: builds a traversal from the stack and its rows as stored (see `Store.start_traversal`)
+TraversalBuilder = Callable[[StackRecord, list[ResourceRecord]], TraversalStart | None]
+
+
+def check_traversal_start(start: TraversalStart) -> None:
+    """Raise `StoreError` unless `start_traversal`'s records agree: the traversal, its
+    sync points, new rows, events and template belong to the stack, and the sync points
+    to the traversal."""
+    stack, traversal, sync_points = start.stack, start.traversal, start.sync_points
     if traversal.stack_id != stack.id:
         raise StoreError(f"traversal {traversal.id!r} is not for stack {stack.id!r}")
     for point in sync_points:
         if (point.traversal_id, point.stack_id) != (traversal.id, stack.id):
             raise StoreError(f"sync point {point.node} is not in traversal {traversal.id!r}")
+    owners = [r.stack_id for r in start.new_resources] + [e.stack_id for e in start.events]
+    if start.template is not None:
+        owners.append(start.template.stack_id)
+    if any(owner != stack.id for owner in owners):
+        raise StoreError(f"a new row, event or template is not for stack {stack.id!r}")
 
 
 class Store(Protocol):
@@ -133,29 +155,24 @@ class Store(Protocol):
     # convergence: traversals, sync points, the ready queue, resource locks
 
     async def start_traversal(
-        self,
-        stack: StackRecord,
-        expected_traversal: str | None,
-        traversal: TraversalRecord,
-        sync_points: Sequence[SyncPoint],
-        new_resources: Sequence[ResourceRecord],
-        event: EventRecord | None = None,
-        template: TemplateRecord | None = None,
-    ) -> bool:
-        """Start `traversal` if the stack's current traversal is still `expected_traversal`.
+        self, stack_id: str, build: TraversalBuilder
+    ) -> TraversalStart | None:
+        """Start a traversal built from the stack's state, atomically with reading it.
 
-        One transaction: compare-and-set `stacks.traversal_id` from
-        `expected_traversal` to `traversal.id`; save the stack's other columns
-        as `save_stack` does; store `template` (the traversal's new target);
-        insert the traversal, its sync points, an unclaimed ready entry for
-        every sync point whose `remaining` is 0, the new resource rows; append
-        the event. If the compare-and-set fails, nothing is written and False
-        is returned.
+        One transaction: read the stack and its rows, call `build(stack, rows)`
+        (a pure function: no I/O, no awaits) and, unless it returns None,
+        write what it returned: the stack's columns (as `save_stack`, with
+        `traversal_id` set to the new traversal's id), the template, the
+        traversal, its sync points, an unclaimed ready entry for every sync
+        point whose `remaining` is 0, the new rows and the events (in order);
+        then purge the sync points and ready entries of the traversal that was
+        current (it is superseded). Returns what was written, or None.
 
-        `stack.traversal_id` is ignored (the new id is written) and the stack lock
-        is left alone. A missing stack raises `NotFound`, a taken new name
-        `StackExists`, records that disagree (`check_traversal_start`) or ids
-        already stored `StoreError`; all of them write nothing.
+        Because reading and writing are one step, no resource lock can be taken
+        between them for the superseded traversal (`lock_resource` checks that
+        its traversal is current). A missing stack raises `NotFound`; records
+        that disagree (`check_traversal_start`) or ids already stored raise
+        `StoreError`; an exception from `build` propagates; none of them write.
         """
         ...
 
@@ -220,12 +237,21 @@ class Store(Protocol):
         ...
 
     async def lock_resource(
-        self, resource_id: str, engine_id: str, expected: str | None = None
+        self,
+        resource_id: str,
+        engine_id: str,
+        traversal_id: str,
+        expected: str | None = None,
+        requires: Sequence[str] = (),
     ) -> int | None:
-        """Compare-and-set the resource lock from `expected` to `engine_id`.
+        """Compare-and-set the resource lock from `expected` to `engine_id` for a node of
+        `traversal_id`.
 
-        On success bump and return `atomic_key`; None if the lock was not
-        `expected` or the row does not exist.
+        Only while that traversal is its stack's current one. On success also add
+        `requires` to the row's `requires` (an operation about to start makes its
+        new dependencies visible to any later traversal's graph), bump and return
+        `atomic_key`. None, writing nothing, if the lock was not `expected`, the
+        traversal is not current, or the row does not exist.
         """
         ...
 
@@ -239,10 +265,16 @@ class Store(Protocol):
         ...
 
     async def replace_resource(
-        self, old: ResourceRecord, new: ResourceRecord, event: EventRecord | None = None
-    ) -> None:
-        """In one transaction: add `new` (with its lock columns, as `add_resource`) and save
-        `old` (as `save_resource`, normally with `replaced_by` set to `new.id`)."""
+        self,
+        old: ResourceRecord | None,
+        new: ResourceRecord,
+        traversal_id: str,
+        event: EventRecord | None = None,
+    ) -> bool:
+        """In one transaction, while `traversal_id` is the stack's current traversal: add `new`
+        (with its lock columns, as `add_resource`), save `old` if given (as `save_resource`,
+        normally with `replaced_by` set to `new.id`) and append the event. False, writing
+        nothing, once the traversal is superseded (or the stack is gone)."""
         ...
 
     async def purge_traversal(self, traversal_id: str) -> None:

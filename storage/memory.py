@@ -25,7 +25,14 @@ from typing import Any
 
 from anyio.lowlevel import checkpoint
 
-from storage.base import NotFound, StackExists, StoreError, check_traversal_start
+from storage.base import (
+    NotFound,
+    StackExists,
+    StoreError,
+    TraversalBuilder,
+    TraversalStart,
+    check_traversal_start,
+)
 from storage.memory_traversals import TraversalState
 from storage.records import (
     EngineRecord,
@@ -245,34 +252,34 @@ class MemoryStore:
     # convergence: traversals, sync points, the ready queue, resource locks
 
     async def start_traversal(
-        self,
-        stack: StackRecord,
-        expected_traversal: str | None,
-        traversal: TraversalRecord,
-        sync_points: Sequence[SyncPoint],
-        new_resources: Sequence[ResourceRecord],
-        event: EventRecord | None = None,
-        template: TemplateRecord | None = None,
-    ) -> bool:
-        check_traversal_start(stack, traversal, sync_points)
+        self, stack_id: str, build: TraversalBuilder
+    ) -> TraversalStart | None:
         await checkpoint()
-        old = self._require_stack(stack.id)
-        if old.traversal_id != expected_traversal:
-            return False
-        self._check_stack_save(stack, old, event)
-        self._traversals.check_new(traversal, sync_points)
-        self._check_new_resources(new_resources)
-        if template is not None:
-            self._require_stack(template.stack_id)
-            self._require_new_template(template.id)
-            self._templates[template.id] = template
-        self._put_stack(stack, old, traversal.id)
-        self._traversals.add(traversal, sync_points)
-        for resource in new_resources:
+        old = self._require_stack(stack_id)
+        rows = [self._resources[r] for r in self._stack_resources[stack_id]]
+        start = build(old, sorted(rows, key=lambda r: (r.created_at, r.id)))
+        if start is None:
+            return None
+        check_traversal_start(start)
+        if start.stack.id != stack_id:
+            raise StoreError(f"the traversal is not for stack {stack_id!r}")
+        self._check_stack_save(start.stack, old, None)
+        self._traversals.check_new(start.traversal, start.sync_points)
+        self._check_new_resources(start.new_resources)
+        if start.template is not None:
+            self._require_new_template(start.template.id)
+        # all checks passed: write
+        if start.template is not None:
+            self._templates[start.template.id] = start.template
+        self._put_stack(start.stack, old, start.traversal.id)
+        if old.traversal_id is not None:
+            self._traversals.purge(old.traversal_id)
+        self._traversals.add(start.traversal, start.sync_points)
+        for resource in start.new_resources:
             self._add_resource(resource)
-        if event is not None:
+        for event in start.events:
             self._append(event)
-        return True
+        return start
 
     async def save_stack_in_traversal(
         self, stack: StackRecord, traversal_id: str, event: EventRecord | None = None
@@ -331,13 +338,23 @@ class MemoryStore:
         return self._traversals.park(traversal_id, node, resource_id)
 
     async def lock_resource(
-        self, resource_id: str, engine_id: str, expected: str | None = None
+        self,
+        resource_id: str,
+        engine_id: str,
+        traversal_id: str,
+        expected: str | None = None,
+        requires: Sequence[str] = (),
     ) -> int | None:
         await checkpoint()
         row = self._resources.get(resource_id)
         if row is None or row.engine_id != expected:
             return None
-        row = dataclasses.replace(row, engine_id=engine_id, atomic_key=row.atomic_key + 1)
+        if self._stacks[row.stack_id].traversal_id != traversal_id:
+            return None
+        merged = tuple(sorted(set(row.requires) | set(requires)))
+        row = dataclasses.replace(
+            row, engine_id=engine_id, atomic_key=row.atomic_key + 1, requires=merged
+        )
         self._resources[resource_id] = row
         return row.atomic_key
 
@@ -353,19 +370,29 @@ class MemoryStore:
         return self._traversals.unpark(resource_id, claimant or engine_id)
 
     async def replace_resource(
-        self, old: ResourceRecord, new: ResourceRecord, event: EventRecord | None = None
-    ) -> None:
+        self,
+        old: ResourceRecord | None,
+        new: ResourceRecord,
+        traversal_id: str,
+        event: EventRecord | None = None,
+    ) -> bool:
         await checkpoint()
+        stack = self._stacks.get(new.stack_id)
+        if stack is None or stack.traversal_id != traversal_id:
+            return False
         self._check_new_resources([new])
-        if old.id not in self._resources:
-            raise NotFound(f"no resource {old.id!r}")
-        if old.stack_id != self._resources[old.id].stack_id:
-            raise StoreError(f"resource {old.id!r} cannot move to another stack")
+        if old is not None:
+            if old.id not in self._resources:
+                raise NotFound(f"no resource {old.id!r}")
+            if old.stack_id != self._resources[old.id].stack_id:
+                raise StoreError(f"resource {old.id!r} cannot move to another stack")
         self._require_event_stacks([event] if event else [])
         self._add_resource(new)
-        self._put_resource(old)
+        if old is not None:
+            self._put_resource(old)
         if event is not None:
             self._append(event)
+        return True
 
     async def purge_traversal(self, traversal_id: str) -> None:
         await checkpoint()

@@ -41,7 +41,14 @@ import anyio
 import anyio.to_thread
 
 from storage import sqlite_rows as sql
-from storage.base import NotFound, StackExists, StoreError, check_traversal_start
+from storage.base import (
+    NotFound,
+    StackExists,
+    StoreError,
+    TraversalBuilder,
+    TraversalStart,
+    check_traversal_start,
+)
 from storage.records import (
     EngineRecord,
     EventRecord,
@@ -282,30 +289,32 @@ class SQLiteStore:
     # convergence: traversals, sync points, the ready queue, resource locks
 
     async def start_traversal(
-        self,
-        stack: StackRecord,
-        expected_traversal: str | None,
-        traversal: TraversalRecord,
-        sync_points: Sequence[SyncPoint],
-        new_resources: Sequence[ResourceRecord],
-        event: EventRecord | None = None,
-        template: TemplateRecord | None = None,
-    ) -> bool:
-        check_traversal_start(stack, traversal, sync_points)
-        args = sql.start_stack_row(stack, traversal.id, expected_traversal)
-
-        def start(conn: Connection) -> bool:
-            if not _update_stack(conn, stack.name, sql.START_TRAVERSAL, args):
-                if conn.execute(sql.STACK_EXISTS, (stack.id,)).fetchone() is None:
-                    raise NotFound(f"no stack {stack.id!r}")
-                return False
+        self, stack_id: str, build: TraversalBuilder
+    ) -> TraversalStart | None:
+        def start(conn: Connection) -> TraversalStart | None:
+            found = conn.execute(sql.GET_STACK, (stack_id,)).fetchone()
+            if found is None or found[0] != stack_id:
+                raise NotFound(f"no stack {stack_id!r}")
+            old = sql.stack_from_row(found)
+            rows = conn.execute(sql.LIST_RESOURCES, (stack_id,)).fetchall()
+            begun = build(old, [sql.resource_from_row(row) for row in rows])
+            if begun is None:
+                return None
+            check_traversal_start(begun)
+            if begun.stack.id != stack_id:
+                raise StoreError(f"the traversal is not for stack {stack_id!r}")
+            args = sql.start_stack_row(begun.stack, begun.traversal.id, old.traversal_id)
+            if not _update_stack(conn, begun.stack.name, sql.START_TRAVERSAL, args):
+                raise StoreError(f"stack {stack_id!r} changed during its own transaction")
+            if old.traversal_id is not None:
+                for statement in sql.PURGE_TRAVERSAL:
+                    conn.execute(statement, (old.traversal_id,))
             with _constraints("a traversal, sync point, template or resource id is already stored"):
-                if template is not None:
-                    conn.execute(sql.INSERT_TEMPLATE, sql.template_row(template))
-                _insert_traversal(conn, traversal, sync_points, new_resources)
-            if event is not None:
-                _insert_events(conn, [event])
-            return True
+                if begun.template is not None:
+                    conn.execute(sql.INSERT_TEMPLATE, sql.template_row(begun.template))
+                _insert_traversal(conn, begun.traversal, begun.sync_points, begun.new_resources)
+            _insert_events(conn, begun.events)
+            return begun
 
         return await self._write(start)
 
@@ -393,11 +402,25 @@ class SQLiteStore:
         return bool(await self._write(lambda c: c.execute(sql.PARK, args).rowcount))
 
     async def lock_resource(
-        self, resource_id: str, engine_id: str, expected: str | None = None
+        self,
+        resource_id: str,
+        engine_id: str,
+        traversal_id: str,
+        expected: str | None = None,
+        requires: Sequence[str] = (),
     ) -> int | None:
-        args = (engine_id, resource_id, expected)
-        row = await self._write(lambda c: c.execute(sql.LOCK_RESOURCE, args).fetchone())
-        return None if row is None else int(row[0])
+        def lock(conn: Connection) -> int | None:
+            merged = None
+            if requires:
+                found = conn.execute(sql.RESOURCE_REQUIRES, (resource_id,)).fetchone()
+                if found is None:
+                    return None
+                merged = sql.requires_union(found[0], requires)
+            args = (engine_id, resource_id, expected, traversal_id, merged)
+            row = conn.execute(sql.LOCK_RESOURCE, args).fetchone()
+            return None if row is None else int(row[0])
+
+        return await self._write(lock)
 
     async def unlock_resource(
         self, resource_id: str, engine_id: str, claimant: str | None = None
@@ -412,19 +435,28 @@ class SQLiteStore:
         return sql.ready_from_rows(await self._write(unlock))
 
     async def replace_resource(
-        self, old: ResourceRecord, new: ResourceRecord, event: EventRecord | None = None
-    ) -> None:
-        def replace(conn: Connection) -> None:
+        self,
+        old: ResourceRecord | None,
+        new: ResourceRecord,
+        traversal_id: str,
+        event: EventRecord | None = None,
+    ) -> bool:
+        def replace(conn: Connection) -> bool:
+            current = conn.execute(sql.STACK_TRAVERSAL, (new.stack_id,)).fetchone()
+            if current is None or current[0] != traversal_id:
+                return False
             with _constraints(f"resource id {new.id!r} is already stored"):
                 conn.execute(sql.INSERT_RESOURCE, sql.resource_row(new))
-            with _constraints("a resource id cannot change"):
-                updated = conn.execute(sql.SAVE_RESOURCE, sql.resource_save_row(old)).rowcount
-            if not updated:
-                raise NotFound(f"no resource {old.id!r}")
+            if old is not None:
+                with _constraints("a resource id cannot change"):
+                    saved = conn.execute(sql.SAVE_RESOURCE, sql.resource_save_row(old)).rowcount
+                if not saved:
+                    raise NotFound(f"no resource {old.id!r}")
             if event is not None:
                 _insert_events(conn, [event])
+            return True
 
-        await self._write(replace)
+        return await self._write(replace)
 
     async def purge_traversal(self, traversal_id: str) -> None:
         def purge(conn: Connection) -> None:

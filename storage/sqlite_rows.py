@@ -13,7 +13,7 @@ the `SAVE_*` updates.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from storage.records import (
@@ -367,9 +367,20 @@ UPDATE ready_nodes SET parked_on = NULL, claimed_by = ?1 WHERE parked_on = ?2
 RETURNING {_READY_COLUMNS}"""
 LIST_READY = f"SELECT {_READY_COLUMNS} FROM ready_nodes WHERE stack_id = ? ORDER BY seq"
 
+# Only for a node of the stack's current traversal; ?5 is the new `requires`, or NULL.
 LOCK_RESOURCE = """
-UPDATE resources SET engine_id = ?, atomic_key = atomic_key + 1
-WHERE id = ? AND engine_id IS ?
+UPDATE resources SET engine_id = ?1, atomic_key = atomic_key + 1,
+    requires = COALESCE(?5, requires)
+WHERE id = ?2 AND engine_id IS ?3
+    AND EXISTS (SELECT 1 FROM stacks WHERE stacks.id = resources.stack_id
+                AND stacks.traversal_id = ?4)
 RETURNING atomic_key"""
+RESOURCE_REQUIRES = "SELECT requires FROM resources WHERE id = ?"
+STACK_TRAVERSAL = "SELECT traversal_id FROM stacks WHERE id = ?"
+
+
+def requires_union(stored: str, added: Sequence[str]) -> str:
+    """The stored `requires` JSON list with `added` merged in, sorted."""
+    return _dump(sorted(set(json.loads(stored)) | set(added)))
 UNLOCK_RESOURCE = "UPDATE resources SET engine_id = NULL WHERE id = ? AND engine_id = ?"
 RESOURCE_LOCK_HOLDER = "SELECT engine_id FROM resources WHERE id = ?"

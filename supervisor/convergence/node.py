@@ -61,6 +61,10 @@ class Parked(Exception):
     """The node's resource is locked by a live engine; the node waits for its unlock."""
 
 
+class Superseded(Exception):
+    """The node's traversal is no longer current: the node stops without delivering."""
+
+
 async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> None:
     """Run one claimed ready entry to its end (or park it)."""
     store = host.engine.store
@@ -79,6 +83,9 @@ async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> No
     try:
         failure = await node.run()
     except Parked:
+        return
+    except Superseded:
+        await store.finish_ready(entry.traversal_id, entry.node)
         return
     if failure is not None:
         await traversals.fail(host.engine, stack, traversal, failure,
@@ -121,31 +128,44 @@ class NodeRun:
 
     # locks
 
-    async def _lock(self, row: ResourceRecord) -> ResourceRecord:
-        """Lock `row` for this engine and return its fresh state, or raise `Parked`."""
+    async def _lock(self, row: ResourceRecord,
+                    requires: tuple[str, ...] = ()) -> ResourceRecord | None:
+        """Lock `row` for this node and return its fresh state (None if it is gone).
+
+        Raises `Parked` when a live engine holds it, `Superseded` when the node's
+        traversal is no longer current (no lock can be taken for it then).
+        `requires` is added to the row's `requires` as the lock is taken.
+        """
         while True:
-            if await self.store.lock_resource(row.id, self.engine.id) is not None:
+            key = await self.store.lock_resource(row.id, self.engine.id, self.traversal.id,
+                                                 requires=requires)
+            if key is not None:
                 self.held.append(row.id)
-                fresh = await self.store.get_resource(row.id)
-                assert fresh is not None
-                return fresh
+                return await self.store.get_resource(row.id)
             current = await self.store.get_resource(row.id)
             if current is None:
-                return row
+                return None
             holder = current.engine_id
-            if holder is None:
-                continue
-            if holder != self.engine.id and not await self.engine.is_alive(holder):
-                if await self.store.lock_resource(row.id, self.engine.id, holder) is not None:
+            if holder is not None and holder != self.engine.id \
+                    and not await self.engine.is_alive(holder):
+                key = await self.store.lock_resource(row.id, self.engine.id, self.traversal.id,
+                                                     holder, requires)
+                if key is not None:
                     self.engine.log.info("resource.lock.stolen", resource=row.name,
                                          engine_gone=holder[:8])
                     self.held.append(row.id)
-                    return await self.store.get_resource(row.id) or current
-                continue
-            if await self.store.park(self.entry.traversal_id, self.entry.node, row.id):
+                    return await self.store.get_resource(row.id)
+            elif holder is not None and await self.store.park(
+                    self.entry.traversal_id, self.entry.node, row.id):
                 self.engine.log.debug("node.parked", stack=self.stack.name, resource=row.name)
                 await self._unlock_all()
                 raise Parked
+            if not await self._still_current():
+                raise Superseded
+
+    async def _still_current(self) -> bool:
+        stack = await self.store.get_stack(self.stack.id)
+        return stack is not None and _current(stack, self.traversal)
 
     async def _unlock_all(self) -> None:
         while self.held:
@@ -159,11 +179,16 @@ class NodeRun:
         name = self.entry.node.ref
         assert self.traversal.template_id is not None
         target = await self.host.compiled(self.stack, self.traversal.template_id)
+        walking = self.traversal.action in traversals.WALK_DIRECTION
+        requires = () if walking else self._requires()
         row = await self._newest(self.sync.row_id)
-        if row is None:
-            return None, {}
-        row = await self._lock(row)
-        if self.traversal.action in traversals.WALK_DIRECTION:
+        locked = None if row is None else await self._lock(row, requires)
+        if locked is None:
+            if walking:
+                return None, {}
+            locked = await self._recreate(name, target.resources[name].type, requires)
+        row = locked
+        if walking:
             outcome = await operations.simple(self.op, row, self.traversal.action)
             return _result(outcome.row, Action(self.traversal.action))
         try:
@@ -212,8 +237,10 @@ class NodeRun:
         fresh = dataclasses.replace(
             operations.new_row(self.stack, row.name, type_name, self.traversal.template_id,
                                replaces=row.id),
-            engine_id=self.engine.id)
-        await self.store.replace_resource(dataclasses.replace(row, replaced_by=fresh.id), fresh)
+            engine_id=self.engine.id, requires=requires)
+        if not await self.store.replace_resource(
+                dataclasses.replace(row, replaced_by=fresh.id), fresh, self.traversal.id):
+            raise Superseded
         self.held.append(fresh.id)
         if delete_first:
             policy = await self._policy(row)
@@ -233,7 +260,8 @@ class NodeRun:
         if older is None or older.type != type_name or not is_settled(older) \
                 or changed_properties(older.properties, props):
             return None
-        if await self.store.lock_resource(older.id, self.engine.id) is None:
+        if await self.store.lock_resource(older.id, self.engine.id, self.traversal.id,
+                                          requires=self._requires()) is None:
             return None
         self.held.append(older.id)
         back = dataclasses.replace(older, replaced_by=None, requires=self._requires(),
@@ -242,6 +270,18 @@ class NodeRun:
             [back, dataclasses.replace(row, replaced_by=older.id)], [])
         self.engine.log.info("resource.reclaimed", stack=self.stack.name, resource=row.name)
         return back
+
+    async def _recreate(self, name: str, type_name: str,
+                        requires: tuple[str, ...]) -> ResourceRecord:
+        """A new row for `name`, whose row was deleted meanwhile (by a superseded
+        traversal's cleanup that held its lock when this traversal started)."""
+        fresh = dataclasses.replace(
+            operations.new_row(self.stack, name, type_name, self.traversal.template_id),
+            engine_id=self.engine.id, requires=requires)
+        if not await self.store.replace_resource(None, fresh, self.traversal.id):
+            raise Superseded
+        self.held.append(fresh.id)
+        return fresh
 
     async def _newest(self, row_id: str | None) -> ResourceRecord | None:
         """The row at the end of `row_id`'s replacement chain (a replacement stands in)."""
@@ -272,16 +312,20 @@ class NodeRun:
         row = None if self.sync.row_id is None else await self.store.get_resource(self.sync.row_id)
         if row is None:
             return None, {}
-        row = await self._lock(row)
+        locked = await self._lock(row)
+        if locked is None:
+            return None, {}
+        row = locked
         target = None if self.traversal.template_id is None else \
             await self.host.compiled(self.stack, self.traversal.template_id)
         if target is not None and row.name in target.resources:
             doomed = [row] if row.replaced_by is not None else []
         else:
             doomed = await self._chain(row)
-        for victim in doomed:
-            if victim.id != row.id:
-                victim = await self._lock(victim)
+        for doomed_row in doomed:
+            victim = doomed_row if doomed_row.id == row.id else await self._lock(doomed_row)
+            if victim is None:
+                continue
             policy = await self._policy(victim)
             outcome = await operations.delete(self.op, victim,
                                               retain=policy is DeletionPolicy.RETAIN)

@@ -1,11 +1,12 @@
 """Traversals: how a convergence operation starts, fails, and completes.
 
-`begin` starts a traversal with one compare-and-set on the stack's traversal
-id: it reads the rows, builds the graph, and writes the traversal, its sync
-points, the ready leaves, the rows of new resources and the stack's new state
-in one store transaction. If another starter won in between, it re-reads and
-tries again, so the last starter's traversal is current and earlier ones stop
-propagating.
+`begin` starts a traversal in one store transaction (`Store.start_traversal`):
+it reads the stack and its rows, builds the graph, and writes the traversal,
+its sync points, the ready leaves, the rows of new resources and the stack's
+new state, superseding (and purging) the traversal that was current. Nothing
+can change the rows in between: a node of the superseded traversal can no
+longer take a resource lock, and one that holds a lock already shows it (and
+the dependencies its operation adds) in the rows the graph is built from.
 
 `fail` and `complete` are called by the node that observed the outcome; both
 act only if the traversal is still the stack's current one. A failure with
@@ -29,18 +30,17 @@ from storage import (
     SyncPoint,
     TemplateRecord,
     TraversalRecord,
+    TraversalStart,
 )
 from supervisor.compiling import compile_stored, display_parameters
 from supervisor.convergence.graph import Graph, build_graph, build_walk
 from supervisor.engine import Engine, new_id
-from supervisor.errors import StateError
 from supervisor.lifecycle import stack_event
 from supervisor.operations import new_row
 from supervisor.rows import Rows
 from supervisor.template import CompiledTemplate
 
 WALK_DIRECTION = {Action.CHECK: 0, Action.RESUME: 1, Action.SUSPEND: -1}
-MAX_START_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -65,30 +65,37 @@ class Plan:
 
 
 async def begin(engine: Engine, stack: StackRecord, plan: Plan,
-                on_ready: Callable[[], None] | None = None) -> StackRecord:
-    """Start the traversal of `plan`, superseding whatever traversal is current."""
-    for _ in range(MAX_START_ATTEMPTS):
-        started = await _start(engine, stack, stack.traversal_id, plan)
-        if started is not None:
-            if on_ready is not None:
-                on_ready()
-            return started
-        fresh = await engine.store.get_stack(stack.id)
-        if fresh is None:
-            raise StateError(f"stack {stack.name!r} was deleted meanwhile", stack=stack.name)
-        stack = fresh
-    raise StateError(f"stack {stack.name!r}: too many concurrent operations, try again",
-                     stack=stack.name)
+                on_ready: Callable[[], None] | None = None,
+                only_over: str | None = None) -> StackRecord | None:
+    """Start the traversal of `plan`, superseding whatever traversal is current.
+
+    With `only_over`, only if that traversal is still the current one (else None).
+    """
+    now = engine.now()  # read here: `build` runs in the store's transaction, maybe a thread
+
+    def build(fresh: StackRecord, stored: list[ResourceRecord]) -> TraversalStart | None:
+        if only_over is not None and fresh.traversal_id != only_over:
+            return None
+        return _build(fresh, Rows(stored), plan, now)
+
+    started = await engine.store.start_traversal(stack.id, build)
+    if started is None:
+        return None
+    for event in started.events:
+        engine.published(event)
+    if on_ready is not None:
+        on_ready()
+    engine.log.info("traversal.start", stack=stack.name, traversal=started.traversal.id[:8],
+                    action=plan.action.value, nodes=len(started.sync_points))
+    return started.stack
 
 
-async def _start(engine: Engine, stack: StackRecord, expected: str | None,
-                 plan: Plan) -> StackRecord | None:
-    """One attempt: start `plan` if `expected` is still the current traversal."""
-    rows = Rows(await engine.store.list_resources(stack.id))
+def _build(stack: StackRecord, rows: Rows, plan: Plan, now: float) -> TraversalStart:
+    """The records of a traversal of `plan` over the stack's rows, starting at `now` (run
+    inside the store's transaction: pure, no I/O)."""
     traversal_id = new_id()
     current, fresh_rows = _bind_rows(stack, rows, plan)
     graph = _graph_for(stack, plan, current, rows)
-    now = engine.now()
     traversal = TraversalRecord(
         id=traversal_id, stack_id=stack.id, action=plan.action, template_id=plan.template_id,
         previous_template_id=plan.previous_template_id,
@@ -97,23 +104,11 @@ async def _start(engine: Engine, stack: StackRecord, expected: str | None,
     updated = dataclasses.replace(
         stack, action=plan.action, status=Status.IN_PROGRESS, reason=plan.reason,
         updated_at=now, traversal_id=traversal_id, **plan.stack_changes)  # type: ignore[arg-type]
-    event = stack_event(updated)
-    if plan.prelude is not None:
-        await engine.store.append_event(plan.prelude)
-    if not await engine.store.start_traversal(updated, expected, traversal,
-                                              sync_points(traversal_id, stack.id, graph),
-                                              fresh_rows, event, plan.template):
-        return None
-    if plan.prelude is not None:
-        engine.published(plan.prelude)
-    engine.published(event)
-    if expected is not None:
-        # the superseded traversal's in-flight nodes finish their operation, find no sync
-        # points to deliver to, and stop
-        await engine.store.purge_traversal(expected)
-    engine.log.info("traversal.start", stack=stack.name, traversal=traversal_id[:8],
-                    action=plan.action.value, nodes=len(graph.nodes))
-    return updated
+    events = [] if plan.prelude is None else [plan.prelude]
+    events.append(stack_event(updated))
+    return TraversalStart(stack=updated, traversal=traversal,
+                          sync_points=sync_points(traversal_id, stack.id, graph),
+                          new_resources=fresh_rows, events=events, template=plan.template)
 
 
 def _bind_rows(stack: StackRecord, rows: Rows,
@@ -161,7 +156,7 @@ async def fail(engine: Engine, stack: StackRecord, traversal: TraversalRecord, r
                                  reason=reason, updated_at=engine.now())
     if wants_rollback and traversal.action in (Action.CREATE, Action.UPDATE):
         plan = await rollback_plan(engine, stack, traversal, stack_event(failed))
-        return await _begin_if_current(engine, stack, traversal, plan, on_ready)
+        return await begin(engine, stack, plan, on_ready, only_over=traversal.id)
     event = stack_event(failed)
     if not await engine.store.save_stack_in_traversal(failed, traversal.id, event):
         return None
@@ -170,17 +165,6 @@ async def fail(engine: Engine, stack: StackRecord, traversal: TraversalRecord, r
     engine.log.info("traversal.failed", stack=stack.name, traversal=traversal.id[:8],
                     reason=reason)
     return failed
-
-
-async def _begin_if_current(engine: Engine, stack: StackRecord, traversal: TraversalRecord,
-                            plan: Plan, on_ready: Callable[[], None] | None) -> StackRecord | None:
-    fresh = await engine.store.get_stack(stack.id)
-    if fresh is None or fresh.traversal_id != traversal.id:
-        return None
-    started = await _start(engine, fresh, traversal.id, plan)
-    if started is not None and on_ready is not None:
-        on_ready()
-    return started
 
 
 async def rollback_plan(engine: Engine, stack: StackRecord, traversal: TraversalRecord,
