@@ -3,7 +3,7 @@
 Run `python scripts/load.py --help` for the options. Each run prints a table
 and, with `--json`, one JSON line per operation, e.g.
 
-    python scripts/load.py --size 1000 --store sqlite --shape flat
+    python scripts/load.py --size 1000 --store sqlite --shape flat --path convergence
 
 The update step changes a property of every resource (`OS::Heat::None` takes
 any property and updates it in place), so it exercises a full in-place update.
@@ -77,14 +77,15 @@ async def run(args: argparse.Namespace, db_dir: Path) -> list[Measurement]:
 
     def record(operation: str, started: float, status: str) -> None:
         results.append(Measurement(operation, args.shape, args.size, args.store, args.backend,
-                                   "legacy", time.perf_counter() - started, status,
+                                   args.path, time.perf_counter() - started, status,
                                    peak_rss_mib()))
 
     try:
         async with running_engine(store, default_registry(), config) as engine:
             started = time.perf_counter()
+            options = stacks.CreateOptions(convergence=args.path == "convergence")
             stack = await stacks.create_stack(
-                engine, "load", Inputs(template(args.shape, args.size, 1)))
+                engine, "load", Inputs(template(args.shape, args.size, 1)), options)
             record("create", started, f"{stack.action}_{stack.status}")
             started = time.perf_counter()
             stack = await stacks.update_stack(
@@ -107,6 +108,9 @@ def main() -> None:
                         help="store backend (sqlite uses a temporary file)")
     parser.add_argument("--backend", choices=("trio", "asyncio"), default="trio",
                         help="anyio backend")
+    parser.add_argument("--path", choices=("legacy", "convergence"), default="legacy",
+                        help="engine path of the stack (legacy: one supervisor coroutine; "
+                             "convergence: node actors, state in the store)")
     parser.add_argument("--json", action="store_true", help="print JSON lines only")
     args = parser.parse_args()
     configure_logging("json", "warning")

@@ -186,8 +186,8 @@ class Store(Protocol):
     async def get_traversal(self, traversal_id: str) -> TraversalRecord | None: ...
 
     async def cancel_traversal(self, traversal_id: str) -> None:
-        """Mark the traversal cancelled (engines then cancel its in-flight actors); a no-op
-        once it is purged."""
+        """Mark the traversal cancelled (engines then cancel its in-flight actors); the flag
+        stays readable after `purge_traversal`."""
         ...
 
     async def get_sync_point(self, traversal_id: str, node: NodeKey) -> SyncPoint | None:

@@ -351,7 +351,7 @@ class MemoryStore:
             return None
         if self._stacks[row.stack_id].traversal_id != traversal_id:
             return None
-        merged = tuple(sorted(set(row.requires) | set(requires)))
+        merged = tuple(sorted(set(row.requires) | set(requires))) if requires else row.requires
         row = dataclasses.replace(
             row, engine_id=engine_id, atomic_key=row.atomic_key + 1, requires=merged
         )

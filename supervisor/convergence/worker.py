@@ -46,13 +46,17 @@ class Worker:
         self._running: dict[RunKey, anyio.CancelScope] = {}
         self._wake = anyio.Event()
         self._compiled: dict[str, CompiledTemplate] = {}
+        self._compiling: dict[str, anyio.Lock] = {}
         self._suspect_stalled: set[str] = set()
 
     async def compiled(self, stack: StackRecord, template_id: str) -> CompiledTemplate:
-        cached = self._compiled.get(template_id)
-        if cached is None:
-            cached = self._compiled[template_id] = await compile_stored(self.engine, stack,
-                                                                        template_id)
+        """The stored template, compiled once per worker however many nodes ask at once."""
+        lock = self._compiling.setdefault(template_id, anyio.Lock())
+        async with lock:
+            cached = self._compiled.get(template_id)
+            if cached is None:
+                cached = await compile_stored(self.engine, stack, template_id)
+                self._compiled[template_id] = cached
         return cached
 
     def adopt(self, entries: Sequence[ReadyNode]) -> None:

@@ -10,11 +10,17 @@ from storage import (
     Action,
     EngineRecord,
     EventRecord,
+    NodeKey,
+    Phase,
+    ReadyNode,
     ResourceRecord,
     StackRecord,
     Status,
     Store,
+    SyncPoint,
     TemplateRecord,
+    TraversalRecord,
+    TraversalStart,
 )
 
 #: JSON that tends to break naive encoders: unicode, escapes, nesting, big and tiny numbers
@@ -112,3 +118,71 @@ async def created(store: Store, name: str = "web", **changes: Any) -> StackRecor
     first = dataclasses.replace(first, template_id=tmpl.id)
     await store.create_stack(first, tmpl)
     return first
+
+
+def traversal(owner: StackRecord, **changes: Any) -> TraversalRecord:
+    record = TraversalRecord(
+        id=new_id(),
+        stack_id=owner.id,
+        action=Action.CREATE,
+        template_id=owner.template_id,
+        previous_template_id=None,
+        rollback_on_failure=True,
+        deadline=None,
+        created_at=1_700_000_003.0,
+    )
+    return dataclasses.replace(record, **changes)
+
+
+def update(ref: str) -> NodeKey:
+    return NodeKey(Phase.UPDATE, ref)
+
+
+def sync_point(
+    walk: TraversalRecord, node: NodeKey, remaining: int = 0, *successors: NodeKey, **changes: Any
+) -> SyncPoint:
+    record = SyncPoint(
+        traversal_id=walk.id,
+        stack_id=walk.stack_id,
+        node=node,
+        remaining=remaining,
+        successors=successors,
+    )
+    return dataclasses.replace(record, **changes)
+
+
+async def started(
+    store: Store, owner: StackRecord, *points: tuple[NodeKey, int], expected: str | None = None
+) -> TraversalRecord:
+    """Start a traversal of `owner` with a sync point per (node, remaining), over its current
+    traversal `expected`."""
+    walk = traversal(owner)
+    sync_points = [sync_point(walk, node, remaining) for node, remaining in points]
+
+    def build(stored: StackRecord, rows: list[ResourceRecord]) -> TraversalStart | None:
+        return (
+            TraversalStart(stored, walk, sync_points) if stored.traversal_id == expected else None
+        )
+
+    assert await store.start_traversal(owner.id, build) is not None
+    return walk
+
+
+def ready(
+    walk: TraversalRecord,
+    node: NodeKey,
+    claimed_by: str | None = None,
+    parked_on: str | None = None,
+) -> ReadyNode:
+    """The ready entry of `node` in `walk` a store should report."""
+    return ReadyNode(walk.id, walk.stack_id, node, claimed_by, parked_on)
+
+
+async def locked(store: Store, walk: TraversalRecord, engine_id: str, name: str = "db") -> str:
+    """A new resource row of `walk`'s stack, locked by `engine_id` for `walk`; returns its id."""
+    owner = await store.get_stack(walk.stack_id)
+    assert owner is not None
+    row = resource(owner, name)
+    await store.add_resource(row)
+    assert await store.lock_resource(row.id, engine_id, walk.id) == 1
+    return row.id
