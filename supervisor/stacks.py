@@ -78,9 +78,9 @@ async def create_stack(engine: Engine, name: str, inputs: Inputs,
         tags=options.tags, created_at=now, updated_at=None, engine_id=engine.id,
     )
     if convergence:
-        # stored at rest first; the create traversal's start marks it CREATE_IN_PROGRESS
-        stack = dataclasses.replace(stack, action=Action.INIT, status=Status.COMPLETE,
-                                    reason="", engine_id=None)
+        # no lock: the create traversal starts next (`Worker.recover` starts it if this
+        # process dies before it does)
+        stack = dataclasses.replace(stack, engine_id=None)
     try:
         await engine.store.create_stack(stack, template)
     except StackExists:

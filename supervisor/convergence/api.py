@@ -10,6 +10,7 @@ update) is reported in the state that operation left it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import anyio
 
@@ -23,10 +24,12 @@ from supervisor.errors import InputError, StateError
 from supervisor.template import CompiledTemplate
 
 
-async def run_plan(engine: Engine, stack: StackRecord, plan: Plan) -> StackRecord:
-    """Start `plan` and help until the stack settles."""
+async def run_plan(engine: Engine, stack: StackRecord, plan: Plan,
+                   only_if: Callable[[StackRecord], bool] | None = None) -> StackRecord:
+    """Start `plan` (if `only_if` holds for the stack as stored) and help until the stack
+    settles."""
     async with working(engine, stack.id) as worker:
-        await traversals.begin(engine, stack, plan, worker.wake)
+        await traversals.begin(engine, stack, plan, worker.wake, only_if)
         return await settled(engine, stack)
 
 
@@ -46,11 +49,10 @@ async def settled(engine: Engine, stack: StackRecord) -> StackRecord:
 
 async def create(engine: Engine, stack: StackRecord, template: TemplateRecord,
                  compiled: CompiledTemplate) -> StackRecord:
-    """`stack` is stored already (INIT_COMPLETE); start its create traversal."""
-    plan = Plan(action=Action.CREATE, template_id=template.id, target=compiled,
-                previous_template_id=None, rollback_on_failure=not stack.disable_rollback,
-                timeout_mins=stack.timeout_mins, reason="Stack CREATE started")
-    return await run_plan(engine, stack, plan)
+    """`stack` is stored already (CREATE_IN_PROGRESS, no traversal); start its create
+    traversal, unless a recovering engine already did."""
+    return await run_plan(engine, stack, traversals.create_plan(stack, template.id, compiled),
+                          traversals.not_started)
 
 
 async def update(engine: Engine, stack: StackRecord, template: TemplateRecord,

@@ -64,17 +64,29 @@ class Plan:
     template: TemplateRecord | None = None
 
 
+def create_plan(stack: StackRecord, template_id: str, target: CompiledTemplate) -> Plan:
+    return Plan(action=Action.CREATE, template_id=template_id, target=target,
+                previous_template_id=None, rollback_on_failure=not stack.disable_rollback,
+                timeout_mins=stack.timeout_mins, reason="Stack CREATE started")
+
+
+def not_started(stack: StackRecord) -> bool:
+    """A stack stored for its create whose create traversal has not started yet."""
+    return stack.traversal_id is None
+
+
 async def begin(engine: Engine, stack: StackRecord, plan: Plan,
                 on_ready: Callable[[], None] | None = None,
-                only_over: str | None = None) -> StackRecord | None:
+                only_if: Callable[[StackRecord], bool] | None = None) -> StackRecord | None:
     """Start the traversal of `plan`, superseding whatever traversal is current.
 
-    With `only_over`, only if that traversal is still the current one (else None).
+    With `only_if`, only if it holds for the stack as stored when the traversal
+    would start (else nothing is written and None is returned).
     """
     now = engine.now()  # read here: `build` runs in the store's transaction, maybe a thread
 
     def build(fresh: StackRecord, stored: list[ResourceRecord]) -> TraversalStart | None:
-        if only_over is not None and fresh.traversal_id != only_over:
+        if only_if is not None and not only_if(fresh):
             return None
         return _build(fresh, Rows(stored), plan, now)
 
@@ -156,7 +168,8 @@ async def fail(engine: Engine, stack: StackRecord, traversal: TraversalRecord, r
                                  reason=reason, updated_at=engine.now())
     if wants_rollback and traversal.action in (Action.CREATE, Action.UPDATE):
         plan = await rollback_plan(engine, stack, traversal, stack_event(failed))
-        return await begin(engine, stack, plan, on_ready, only_over=traversal.id)
+        return await begin(engine, stack, plan, on_ready,
+                           only_if=lambda fresh: fresh.traversal_id == traversal.id)
     event = stack_event(failed)
     if not await engine.store.save_stack_in_traversal(failed, traversal.id, event):
         return None

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 import anyio
 from anyio.abc import TaskGroup
 
-from storage import NodeKey, ReadyNode, StackRecord, Status
+from storage import Action, NodeKey, ReadyNode, StackRecord, Status
 from supervisor.compiling import compile_stored
 from supervisor.convergence import traversal as traversals
 from supervisor.convergence.node import run_node
@@ -164,8 +164,10 @@ class Worker:
 
     async def _recover_stack(self, stack: StackRecord) -> None:
         store = self.engine.store
-        traversal = None if stack.traversal_id is None else \
-            await store.get_traversal(stack.traversal_id)
+        if stack.traversal_id is None:
+            await self._start_orphaned_create(stack)
+            return
+        traversal = await store.get_traversal(stack.traversal_id)
         if traversal is None:
             return
         if traversal.deadline is not None and self.engine.now() >= traversal.deadline:
@@ -184,6 +186,17 @@ class Worker:
                                   f"Engine went down during stack {stack.action.value}")
         else:
             self._suspect_stalled.add(traversal.id)
+
+    async def _start_orphaned_create(self, stack: StackRecord) -> None:
+        """Start the create traversal of a stack whose creator died right after storing it
+        (the creator starts it within moments; after `engine_timeout` it is gone)."""
+        if stack.action is not Action.CREATE or stack.template_id is None \
+                or self.engine.now() - stack.created_at < self.engine.config.engine_timeout:
+            return
+        plan = traversals.create_plan(stack, stack.template_id,
+                                      await self.compiled(stack, stack.template_id))
+        if await traversals.begin(self.engine, stack, plan, self.wake, traversals.not_started):
+            self.engine.log.info("traversal.create.resumed", stack=stack.name)
 
     async def _unpark_if_orphaned(self, resource_id: str) -> None:
         row = await self.engine.store.get_resource(resource_id)

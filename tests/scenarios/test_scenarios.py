@@ -294,3 +294,48 @@ async def test_cancel_rolls_back_the_update(path: str, autojump_clock: object) -
             await stacks.cancel_stack(s.engine, s.name)
         await s.assert_state(results[0], "ROLLBACK_COMPLETE", good)
         check_converged(s.log, expected(good))
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("rollback", [False, True])
+async def test_a_timeout_fails_the_traversal(rollback: bool, autojump_clock: object) -> None:
+    slow: Spec = {"a": {"delay": 90}, "b": {"deps": ["a"]}}
+    async with story("convergence") as s:
+        started = trio.current_time()
+        stack = await stacks.create_stack(
+            s.engine, s.name, inputs(template(slow)),
+            stacks.CreateOptions(convergence=True, timeout_mins=1, disable_rollback=not rollback))
+        if rollback:
+            assert (stack.action, stack.status) == (Action.ROLLBACK, Status.COMPLETE)
+            assert await s.store.list_resources(stack.id) == []
+        else:
+            assert trio.current_time() - started == pytest.approx(60, abs=1)
+            assert (stack.action, stack.status, stack.reason) == (
+                Action.CREATE, Status.FAILED, "Timed out")
+            a = (await s.rows(stack)).current("a")
+            assert a is not None and (a.status, a.reason) == (Status.FAILED, "timed out")
+        assert ("create", "b") not in s.log.ops("start")
+        check_converged(s.log, {})
+
+
+@pytest.mark.trio
+async def test_a_create_whose_process_died_before_its_traversal_is_started_by_wait(
+        autojump_clock: object) -> None:
+    spec: Spec = {"a": {}, "b": {"deps": ["a"]}}
+    log = CallLog()
+    store = await open_store("memory://")
+    async with trio.open_nursery() as nursery:
+        async def doomed_create() -> None:
+            async with engine_on(store, registry_with(log)) as engine:
+                await stacks.create_stack(engine, "orphan", inputs(template(spec)),
+                                          stacks.CreateOptions(convergence=True))
+        nursery.start_soon(doomed_create)
+        while (stored := await store.get_stack("orphan")) is None:
+            await trio.lowlevel.checkpoint()
+        nursery.cancel_scope.cancel()  # the creating process dies here
+    assert stored.traversal_id is None and stored.status is Status.IN_PROGRESS
+    assert log.calls == []
+    async with engine_on(store, registry_with(log)) as engine:
+        final = await stacks.wait_stack(engine, "orphan")
+    assert (final.action, final.status) == (Action.CREATE, Status.COMPLETE), final.reason
+    check_converged(log, expected(spec))
