@@ -339,3 +339,24 @@ async def test_a_create_whose_process_died_before_its_traversal_is_started_by_wa
         final = await stacks.wait_stack(engine, "orphan")
     assert (final.action, final.status) == (Action.CREATE, Status.COMPLETE), final.reason
     check_converged(log, expected(spec))
+
+
+@pytest.mark.trio
+async def test_check_suspend_and_resume_walk_in_dependency_order(
+        path: str, autojump_clock: object) -> None:
+    spec: Spec = {"a": {}, "b": {"deps": ["a"]}, "c": {"deps": ["b"]}}
+    async with story(path) as s:
+        await s.create(spec)
+        for action, order in [(Action.CHECK, None), (Action.SUSPEND, ["c", "b", "a"]),
+                              (Action.RESUME, ["a", "b", "c"])]:
+            mark = s.log.mark()
+            stack = await stacks.act_on_stack(s.engine, s.name, action)
+            assert (stack.action, stack.status) == (action, Status.COMPLETE), stack.reason
+            done = [name for op, name in s.log.ops("end", mark) if op == action.value.lower()]
+            if order is None:
+                assert sorted(done) == ["a", "b", "c"]
+            else:
+                assert done == order
+            for row in await s.rows(stack):
+                assert (row.action, row.status) == (action, Status.COMPLETE)
+        check_converged(s.log, expected(spec))
