@@ -11,9 +11,71 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from storage import StackRecord
+from storage import EventRecord, StackRecord
 from supervisor.cli.output import print_event
 from supervisor.engine import Engine
+
+EventKey = tuple[object, ...]
+
+
+class EventEcho:
+    """Prints an operation's events as they happen: this process's at once (as a listener),
+    and those other processes persist for the same stack (a convergence stack's nodes run
+    by another engine, or a newer operation that took over) from the store, each once."""
+
+    def __init__(self, engine: Engine, fmt: str) -> None:
+        self.engine, self.fmt = engine, fmt
+        self.stack_id: str | None = None
+        self._after = 0
+        self._printed: set[EventKey] = set()
+
+    def show(self, event: EventRecord) -> None:
+        if self.stack_id is None:
+            self.stack_id = event.stack_id
+        if event.stack_id != self.stack_id:
+            return
+        key = (event.resource_id, event.resource_name, event.action, event.status,
+               event.reason, event.time)
+        if key not in self._printed:
+            self._printed.add(key)
+            print_event(event, self.fmt)
+
+    async def poll(self) -> None:
+        """Print the stack's stored events not printed yet, every `poll_interval`."""
+        while True:
+            await anyio.sleep(self.engine.config.poll_interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Print the stack's stored events not printed yet."""
+        if self.stack_id is None:
+            return
+        for event in await self.engine.store.list_events(self.stack_id, after=self._after):
+            self.show(event)
+            self._after = event.id
+
+
+async def echo_events(engine: Engine, fmt: str,
+                      operation: Callable[[], Awaitable[StackRecord]]) -> StackRecord:
+    """Run `operation`, printing the stack's events as they happen (see `EventEcho`)."""
+    echo = EventEcho(engine, fmt)
+    engine.listeners.append(echo.show)
+    result: list[StackRecord] = []
+    raised: Exception | None = None
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(echo.poll)
+            try:
+                result.append(await operation())
+            except Exception as err:  # re-raised below, not wrapped in an exception group
+                raised = err
+            group.cancel_scope.cancel()
+        if raised is not None:
+            raise raised
+        await echo.flush()
+    finally:
+        engine.listeners.remove(echo.show)
+    return result[0]
 
 
 async def follow_events(engine: Engine, stack: StackRecord, fmt: str,

@@ -18,8 +18,8 @@ import click
 from storage import Action, StackRecord, Status
 from supervisor import stacks
 from supervisor.cli.app import cli, format_option, run_command
-from supervisor.cli.follow import follow_events
-from supervisor.cli.output import emit, print_event
+from supervisor.cli.follow import echo_events, follow_events
+from supervisor.cli.output import emit
 from supervisor.engine import Engine
 from supervisor.errors import InputError
 from supervisor.inputs import read_environments, read_inputs
@@ -51,9 +51,7 @@ def exit_code(stack: StackRecord) -> int:
 async def settle(engine: Engine, fmt: str, operation: Callable[[], Awaitable[StackRecord]],
                  *, deleted: bool = False) -> int:
     """Run an operation printing its events, then print the final stack and pick the exit code."""
-    engine.listeners.append(lambda event: print_event(event, fmt))
-    final = await operation()
-    engine.listeners.clear()
+    final = await echo_events(engine, fmt, operation)
     if fmt != "table" or not deleted:
         view = await show_stack(engine, final) if not deleted else _last_state(final)
         emit(view, fmt)

@@ -423,8 +423,12 @@ def test_update_from_a_second_process_supersedes_a_create_in_progress(
         assert (code_a, code_b) == (0, 0), (err_a[-3000:], err_b[-3000:])
         for err in (err_a, err_b):
             assert "Traceback" not in err and "error:" not in err, err[-3000:]
-        # A's create was superseded: A reports the state B's update left the stack in
+        # A's create was superseded: A reports the state B's update left the stack in,
+        # and printed B's events as they happened
         assert json.loads(out_a)["stack_status"] == "UPDATE_COMPLETE", out_a
+        for line in ("[s]: UPDATE_IN_PROGRESS", "[s]: UPDATE_COMPLETE"):
+            assert line in err_a, err_a[-3000:]
+        assert err_a.count("[s]: CREATE_IN_PROGRESS") == 1, err_a[-3000:]
         assert json.loads(out_b)["stack_status"] == "UPDATE_COMPLETE", out_b
 
         shown = procs.json("stack", "show", "s")
