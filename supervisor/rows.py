@@ -20,8 +20,11 @@ class Rows:
     def __init__(self, records: Iterable[ResourceRecord] = ()) -> None:
         self._by_id: dict[str, ResourceRecord] = {}
         self._current: dict[str, str] = {}
+        #: each name's row ids, oldest first (so per-name questions cost O(rows of the name))
+        self._by_name: dict[str, dict[str, None]] = {}
         for record in sorted(records, key=lambda r: r.created_at):
             self._by_id[record.id] = record
+            self._by_name.setdefault(record.name, {})[record.id] = None
         for record in self._by_id.values():
             if record.replaced_by is None or record.replaced_by not in self._by_id:
                 self._current[record.name] = record.id
@@ -45,6 +48,7 @@ class Rows:
     def put(self, row: ResourceRecord) -> None:
         """Record the newest state of a row; a row not replaced becomes its name's current row."""
         self._by_id[row.id] = row
+        self._by_name.setdefault(row.name, {})[row.id] = None
         if row.replaced_by is None or row.replaced_by not in self._by_id:
             self._current[row.name] = row.id
         elif self._current.get(row.name) == row.id:
@@ -52,11 +56,12 @@ class Rows:
 
     def drop(self, row: ResourceRecord) -> None:
         self._by_id.pop(row.id, None)
+        same_name = self._by_name.get(row.name, {})
+        same_name.pop(row.id, None)
         if self._current.get(row.name) == row.id:
             del self._current[row.name]
-            survivors = [r for r in self._by_id.values() if r.name == row.name]
-            if survivors:
-                self._current[row.name] = survivors[-1].id
+            if same_name:
+                self._current[row.name] = next(reversed(same_name))
 
     def lookup(self, name: str) -> ResourceData | None:
         row = self.current(name)
@@ -79,8 +84,9 @@ class Rows:
         if current is not None and current.type == type_name and is_settled(current) \
                 and not changed_properties(current.properties, props):
             return None
-        for row in reversed(list(self._by_id.values())):
-            if row.name == name and row is not current and row.type == type_name \
+        for row_id in reversed(self._by_name.get(name, {})):
+            row = self._by_id[row_id]
+            if row is not current and row.type == type_name \
                     and is_settled(row) and not changed_properties(row.properties, props):
                 return row
         return None
