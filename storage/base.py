@@ -277,6 +277,20 @@ class Store(Protocol):
         nothing, once the traversal is superseded (or the stack is gone)."""
         ...
 
+    async def finish_node(
+        self,
+        traversal_id: str,
+        node: NodeKey,
+        engine_id: str,
+        unlock: Sequence[str],
+        deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+    ) -> list[ReadyNode]:
+        """A node's last step, in one transaction: `unlock_resource(r, engine_id)` for each of
+        `unlock`, `deliver(traversal_id, node, deliveries, claimant=engine_id)`, then
+        `finish_ready(traversal_id, node)`. Returns the entries unparked (in `unlock` order,
+        each resource's oldest first), then those made ready, all claimed for `engine_id`."""
+        ...
+
     async def purge_traversal(self, traversal_id: str) -> None:
         """Delete the traversal's sync points, inputs and ready entries. The traversal record
         stays (with its `cancelled` flag) until the stack is deleted."""

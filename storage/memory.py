@@ -362,6 +362,23 @@ class MemoryStore:
         self, resource_id: str, engine_id: str, claimant: str | None = None
     ) -> list[ReadyNode]:
         await checkpoint()
+        return self._unlock(resource_id, engine_id, claimant)
+
+    async def finish_node(
+        self,
+        traversal_id: str,
+        node: NodeKey,
+        engine_id: str,
+        unlock: Sequence[str],
+        deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+    ) -> list[ReadyNode]:
+        await checkpoint()
+        entries = [e for r in unlock for e in self._unlock(r, engine_id, None)]
+        entries += self._traversals.deliver(traversal_id, node, deliveries, engine_id)
+        self._traversals.finish(traversal_id, node)
+        return entries
+
+    def _unlock(self, resource_id: str, engine_id: str, claimant: str | None) -> list[ReadyNode]:
         row = self._resources.get(resource_id)
         if row is not None and row.engine_id is not None:
             if row.engine_id != engine_id:

@@ -358,25 +358,9 @@ class SQLiteStore:
         deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
         claimant: str | None = None,
     ) -> list[ReadyNode]:
-        sent = (sender.phase.value, sender.ref)
-
-        def deliver(conn: Connection) -> list[ReadyNode]:
-            ready = []
-            for target, data in deliveries:
-                node = (target.phase.value, target.ref)
-                counted = conn.execute(sql.COUNT_DELIVERY, (traversal_id, *node, *sent)).fetchone()
-                if counted is None:
-                    continue  # no sync point, or this sender delivered to it already
-                stack_id, remaining, seq = counted
-                conn.execute(
-                    sql.INSERT_INPUT, sql.input_row(traversal_id, target, sender, data, seq)
-                )
-                if remaining == 0:
-                    conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
-                    ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
-            return ready
-
-        return await self._write(deliver)
+        return await self._write(
+            functools.partial(_deliver, traversal_id, sender, deliveries, claimant)
+        )
 
     async def claim_ready(
         self, engine_id: str, limit: int, stack_id: str | None = None
@@ -425,14 +409,27 @@ class SQLiteStore:
     async def unlock_resource(
         self, resource_id: str, engine_id: str, claimant: str | None = None
     ) -> list[ReadyNode]:
-        def unlock(conn: Connection) -> list[Any]:
-            if not conn.execute(sql.UNLOCK_RESOURCE, (resource_id, engine_id)).rowcount:
-                holder = conn.execute(sql.RESOURCE_LOCK_HOLDER, (resource_id,)).fetchone()
-                if holder is not None and holder[0] is not None:
-                    return []  # another engine holds it: its entries stay parked
-            return conn.execute(sql.UNPARK, (claimant or engine_id, resource_id)).fetchall()
+        return await self._write(
+            functools.partial(_unlock, resource_id, engine_id, claimant or engine_id)
+        )
 
-        return sql.ready_from_rows(await self._write(unlock))
+    async def finish_node(
+        self,
+        traversal_id: str,
+        node: NodeKey,
+        engine_id: str,
+        unlock: Sequence[str],
+        deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+    ) -> list[ReadyNode]:
+        key = (traversal_id, node.phase.value, node.ref)
+
+        def finish(conn: Connection) -> list[ReadyNode]:
+            entries = [e for r in unlock for e in _unlock(r, engine_id, engine_id, conn)]
+            entries += _deliver(traversal_id, node, deliveries, engine_id, conn)
+            conn.execute(sql.FINISH_READY, key)
+            return entries
+
+        return await self._write(finish)
 
     async def replace_resource(
         self,
@@ -541,6 +538,38 @@ def _insert_events(conn: Connection, events: Sequence[EventRecord]) -> None:
     if events:
         with _constraints("event ids are assigned by the store"):
             conn.executemany(sql.INSERT_EVENT, map(sql.event_row, events))
+
+
+def _unlock(resource_id: str, engine_id: str, claimant: str, conn: Connection) -> list[ReadyNode]:
+    """`unlock_resource` within a transaction."""
+    if not conn.execute(sql.UNLOCK_RESOURCE, (resource_id, engine_id)).rowcount:
+        holder = conn.execute(sql.RESOURCE_LOCK_HOLDER, (resource_id,)).fetchone()
+        if holder is not None and holder[0] is not None:
+            return []  # another engine holds it: its entries stay parked
+    return sql.ready_from_rows(conn.execute(sql.UNPARK, (claimant, resource_id)).fetchall())
+
+
+def _deliver(
+    traversal_id: str,
+    sender: NodeKey,
+    deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+    claimant: str | None,
+    conn: Connection,
+) -> list[ReadyNode]:
+    """`deliver` within a transaction."""
+    sent = (sender.phase.value, sender.ref)
+    ready = []
+    for target, data in deliveries:
+        node = (target.phase.value, target.ref)
+        counted = conn.execute(sql.COUNT_DELIVERY, (traversal_id, *node, *sent)).fetchone()
+        if counted is None:
+            continue  # no sync point, or this sender delivered to it already
+        stack_id, remaining, seq = counted
+        conn.execute(sql.INSERT_INPUT, sql.input_row(traversal_id, target, sender, data, seq))
+        if remaining == 0:
+            conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
+            ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
+    return ready
 
 
 def _insert_traversal(

@@ -9,9 +9,10 @@ Steps (DESIGN section 7):
 3. do the work: create / update in place / replace / nothing (update nodes),
    delete or pass through (cleanup nodes), check / suspend / resume (walks);
 4. save the state (the shared `operations` do, with events), release the lock;
-5. deliver the dependency-satisfied message to the successors, then remove the
-   ready entry. A crash anywhere before that leaves the entry to be re-run;
-   every step is safe to repeat.
+5. release the locks, deliver the dependency-satisfied message to the
+   successors and remove the ready entry, in one store write (`finish_node`).
+   A crash anywhere before that leaves the entry to be re-run; every step is
+   safe to repeat.
 
 Properties are resolved only from the data the predecessors delivered; a node
 never loads the whole stack.
@@ -90,7 +91,7 @@ async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> No
     if failure is not None:
         await traversals.fail(host.engine, stack, traversal, failure,
                               on_ready=lambda: None)
-    await store.finish_ready(entry.traversal_id, entry.node)
+        await store.finish_ready(entry.traversal_id, entry.node)
 
 
 def _current(stack: StackRecord, traversal: TraversalRecord) -> bool:
@@ -113,17 +114,23 @@ class NodeRun:
         self.held: list[str] = []
 
     async def run(self) -> str | None:
-        """Do the node's work; returns the failure reason, or None after delivering."""
+        """Do the node's work; returns the failure reason (its locks released, its entry left
+        for the caller), or None once it has finished: locks released, successors delivered
+        to and its ready entry removed, in one store write."""
         try:
             if self.entry.node.phase is Phase.CLEANUP:
                 failure, data = await self._cleanup()
             else:
                 failure, data = await self._update()
-        finally:
+        except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._unlock_all()
-        if failure is None:
-            await self._deliver(data)
+            raise
+        with anyio.CancelScope(shield=True):
+            if failure is None:
+                await self._finish(data)
+            else:
+                await self._unlock_all()
         return failure
 
     # locks
@@ -356,13 +363,14 @@ class NodeRun:
 
     # delivery
 
-    async def _deliver(self, data: Mapping[str, Any]) -> None:
+    async def _finish(self, data: Mapping[str, Any]) -> None:
         deliveries = [(succ, data if succ.phase is Phase.UPDATE else {})
                       for succ in self.sync.successors]
-        ready = await self.store.deliver(self.traversal.id, self.entry.node, deliveries,
-                                         claimant=self.engine.id)
-        if ready:
-            self.host.adopt(ready)
+        held, self.held = self.held, []
+        claimed = await self.store.finish_node(self.traversal.id, self.entry.node,
+                                               self.engine.id, held, deliveries)
+        if claimed:
+            self.host.adopt(claimed)
 
 
 def _data(row: ResourceRecord) -> dict[str, Any]:

@@ -905,3 +905,22 @@ async def test_sqlite_convergence_state_survives_reopening(tmp_path: Path) -> No
         assert await reopened.unlock_resource(db, "engine-a") == [ready(walk, A, "engine-a")]
     finally:
         await reopened.close()
+
+
+async def test_finish_node_unlocks_delivers_and_removes_the_entry_at_once(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (B, 0), (C, 1), (D, 2))
+    db = await locked(store, walk, "engine-a")
+    assert await store.claim_ready("engine-a", 1) == [ready(walk, A, "engine-a")]
+    assert await store.park(walk.id, B, db)
+    claimed_now = await store.finish_node(walk.id, A, "engine-a", [db],
+                                          [(C, {"row_id": "r-a"}), (D, {})])
+    assert claimed_now == [ready(walk, B, "engine-a"), ready(walk, C, "engine-a")]
+    row = await store.get_resource(db)
+    assert row is not None and row.engine_id is None
+    point = await store.get_sync_point(walk.id, D)
+    assert point is not None and point.remaining == 1
+    c_point = await store.get_sync_point(walk.id, C)
+    assert c_point is not None and [d.data for d in c_point.inputs] == [{"row_id": "r-a"}]
+    assert await store.list_ready(owner.id) == [ready(walk, B, "engine-a"),
+                                                ready(walk, C, "engine-a")]
