@@ -179,8 +179,9 @@ class Store(Protocol):
     async def save_stack_in_traversal(
         self, stack: StackRecord, traversal_id: str, event: EventRecord | None = None
     ) -> bool:
-        """`save_stack`, only if the stack's current traversal is `traversal_id`; else False
-        (also when the stack is gone), and then the event is not appended either."""
+        """`save_stack`, only if the stack's current traversal is `traversal_id` and the stack
+        is still IN_PROGRESS (a traversal ends once); else False (also when the stack is gone),
+        and then the event is not appended either."""
         ...
 
     async def get_traversal(self, traversal_id: str) -> TraversalRecord | None: ...

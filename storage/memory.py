@@ -41,6 +41,7 @@ from storage.records import (
     ReadyNode,
     ResourceRecord,
     StackRecord,
+    Status,
     SyncPoint,
     TemplateRecord,
     TraversalRecord,
@@ -286,7 +287,7 @@ class MemoryStore:
     ) -> bool:
         await checkpoint()
         old = self._stacks.get(stack.id)
-        if old is None or old.traversal_id != traversal_id:
+        if old is None or old.traversal_id != traversal_id or old.status is not Status.IN_PROGRESS:
             return False
         self._check_stack_save(stack, old, event)
         self._put_stack(stack, old, traversal_id)

@@ -214,8 +214,7 @@ class NodeRun:
         template_id = self.traversal.template_id
         if row.action is Action.INIT or (row.action is Action.CREATE
                                          and row.status is Status.IN_PROGRESS):
-            outcome = await operations.create(self.op, row, props, requires)
-            return _result(outcome.row, Action.CREATE)
+            return await self._create(row, definition.type, props, requires)
         older = await self._reclaimable(row, definition.type, props)
         if older is not None:
             return _result(older, Action.UPDATE)
@@ -235,12 +234,10 @@ class NodeRun:
             outcome = await operations.update(self.op, row, props, change.changed, requires)
             if not outcome.replace:
                 return _result(_with_template(outcome, template_id), Action.UPDATE)
-        return await self._replace(row, definition.type, props, requires,
-                                   actor.replacement is Replacement.DELETE_BEFORE_CREATE)
+        return await self._replace(row, definition.type, props, requires)
 
     async def _replace(self, row: ResourceRecord, type_name: str, props: dict[str, Any],
-                       requires: tuple[str, ...],
-                       delete_first: bool) -> tuple[str | None, Mapping[str, Any]]:
+                       requires: tuple[str, ...]) -> tuple[str | None, Mapping[str, Any]]:
         fresh = dataclasses.replace(
             operations.new_row(self.stack, row.name, type_name, self.traversal.template_id,
                                replaces=row.id),
@@ -249,13 +246,38 @@ class NodeRun:
                 dataclasses.replace(row, replaced_by=fresh.id), fresh, self.traversal.id):
             raise Superseded
         self.held.append(fresh.id)
-        if delete_first:
-            policy = await self._policy(row)
-            gone = await operations.delete(self.op, row, retain=policy is DeletionPolicy.RETAIN)
+        return await self._create(fresh, type_name, props, requires)
+
+    async def _create(self, row: ResourceRecord, type_name: str, props: dict[str, Any],
+                      requires: tuple[str, ...]) -> tuple[str | None, Mapping[str, Any]]:
+        """Create `row`'s resource. For a delete-before-create type, first delete the resource
+        of the row it replaces and that row (also when re-run after a crash in between)."""
+        actor = self.engine.registry.actor_class(type_name)
+        if row.replaces is not None and actor is not None \
+                and actor.replacement is Replacement.DELETE_BEFORE_CREATE:
+            failure = await self._delete_predecessor(row.replaces)
+            if failure is not None:
+                return failure
+        outcome = await operations.create(self.op, row, props, requires)
+        return _result(outcome.row, Action.CREATE)
+
+    async def _delete_predecessor(
+            self, row_id: str) -> tuple[str | None, Mapping[str, Any]] | None:
+        """Delete the replaced row `row_id` and its resource; the failure, or None."""
+        older = await self.store.get_resource(row_id)
+        if older is not None and older.id not in self.held:
+            older = await self._lock(older)
+        if older is None:
+            return None
+        if older.physical_id is not None and not (older.action is Action.DELETE
+                                                  and older.status is Status.COMPLETE):
+            policy = await self._policy(older)
+            gone = await operations.delete(self.op, older,
+                                           retain=policy is DeletionPolicy.RETAIN)
             if gone.failed:
                 return _result(gone.row, Action.DELETE)
-        outcome = await operations.create(self.op, fresh, props, requires)
-        return _result(outcome.row, Action.CREATE)
+        await self.store.delete_resource(older.id)
+        return None
 
     async def _reclaimable(self, row: ResourceRecord, type_name: str,
                            props: Mapping[str, Any]) -> ResourceRecord | None:

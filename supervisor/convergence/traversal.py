@@ -169,7 +169,8 @@ async def fail(engine: Engine, stack: StackRecord, traversal: TraversalRecord, r
     if wants_rollback and traversal.action in (Action.CREATE, Action.UPDATE):
         plan = await rollback_plan(engine, stack, traversal, stack_event(failed))
         return await begin(engine, stack, plan, on_ready,
-                           only_if=lambda fresh: fresh.traversal_id == traversal.id)
+                           only_if=lambda fresh: fresh.traversal_id == traversal.id
+                           and fresh.status is Status.IN_PROGRESS)
     event = stack_event(failed)
     if not await engine.store.save_stack_in_traversal(failed, traversal.id, event):
         return None

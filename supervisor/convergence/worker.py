@@ -101,15 +101,18 @@ class Worker:
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
                     ) -> None:
         """Claim and run ready nodes until cancelled."""
-        async with anyio.create_task_group() as group:
-            self._group = group
-            group.start_soon(self._watch)
-            task_status.started()
-            try:
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                group.start_soon(self._watch)
+                task_status.started()
                 await self._claim_loop()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await self.engine.store.release_claims(self.engine.id)
+        finally:
+            # only once every node task has ended: their last unlocks may have claimed
+            # unparked entries for this engine, which other engines must be able to run
+            self._group = None
+            with anyio.CancelScope(shield=True):
+                await self.engine.store.release_claims(self.engine.id)
 
     async def _claim_loop(self) -> None:
         limit = max(1, self.engine.config.max_concurrent_actions * 4)
@@ -178,6 +181,11 @@ class Worker:
         for entry in ready:
             if entry.parked_on is not None:
                 await self._unpark_if_orphaned(entry.parked_on)
+        for claimant in {e.claimed_by for e in ready if e.claimed_by is not None}:
+            # also engines no longer registered (one that stopped while claiming)
+            if not await self.engine.is_alive(claimant) \
+                    and await store.release_claims(claimant):
+                self.wake()
         current = [e for e in ready if e.traversal_id == traversal.id]
         if current:
             self._suspect_stalled.discard(traversal.id)

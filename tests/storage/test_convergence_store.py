@@ -337,6 +337,11 @@ async def test_save_stack_in_traversal_saves_while_the_traversal_is_current(
     expected = dataclasses.replace(done, engine_id="engine-a", traversal_id=walk.id)
     assert await current(store, owner) == expected
     assert len(await store.list_events(owner.id)) == 1
+    # the traversal has ended: a late save (a cancel, a failure) changes nothing
+    failed = dataclasses.replace(done, status=Status.FAILED, reason="late")
+    assert not await store.save_stack_in_traversal(failed, walk.id, event(owner))
+    assert await current(store, owner) == expected
+    assert len(await store.list_events(owner.id)) == 1
 
 
 async def test_save_stack_in_a_superseded_traversal_writes_nothing(store: Store) -> None:

@@ -1,0 +1,129 @@
+"""Edge cases a review of the convergence path found, each pinned by a story in virtual time.
+
+* a delete-before-create replacement deletes the old resource once and leaves one row;
+* a cancel that reaches the engine after the operation completed changes nothing;
+* an engine that stops while its last unlock hands it another engine's parked node
+  releases that claim, so the other engine's update finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import pytest
+import trio
+
+from actors import ActorContext, Created, Property, PropertyType, Replacement, ResourceActor
+from actors.registry import Registry
+from storage import Action, StackRecord, Status, open_store
+from supervisor import stacks
+from supervisor.convergence import api as converge_api
+from tests.scenarios.test_scenarios import PATHS, template
+from tests.support import CallLog, engine_on, hot, inputs, registry_with
+
+
+def unique_registry(world: dict[str, str], calls: list[tuple[str, str]]) -> Registry:
+    """An actor whose physical id is a unique name: it must be deleted before it is made
+    again (the reason for delete-before-create)."""
+
+    class Unique(ResourceActor):
+        type_name = "Test::Unique"
+        replacement = Replacement.DELETE_BEFORE_CREATE
+        properties_schema: ClassVar[Mapping[str, Property]] = {
+            "name": Property(PropertyType.STRING, required=True),
+            "flavor": Property(PropertyType.STRING, default=""),  # a change replaces
+        }
+
+        async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
+            calls.append(("create", props["name"]))
+            assert props["name"] not in world, "name taken"
+            world[props["name"]] = props["flavor"]
+            return Created(props["name"], {})
+
+        async def delete(self, ctx: ActorContext, physical_id: str,
+                         props: Mapping[str, Any]) -> None:
+            calls.append(("delete", physical_id))
+            world.pop(physical_id, None)
+
+    registry = registry_with(CallLog())
+    registry.register(Unique)
+    return registry
+
+
+def unique(flavor: str) -> dict[str, Any]:
+    return hot({"r": {"type": "Test::Unique", "properties": {"name": "n1", "flavor": flavor}}})
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("path", PATHS)
+async def test_a_delete_first_replacement_deletes_the_old_resource_once(
+        path: str, autojump_clock: object) -> None:
+    world: dict[str, str] = {}
+    calls: list[tuple[str, str]] = []
+    store = await open_store("memory://")
+    async with engine_on(store, unique_registry(world, calls)) as engine:
+        await stacks.create_stack(engine, "s", inputs(unique("a")),
+                                  stacks.CreateOptions(convergence=path == "convergence"))
+        stack = await stacks.update_stack(engine, "s", inputs(unique("b")))
+        rows = await store.list_resources(stack.id)
+    assert (stack.action, stack.status) == (Action.UPDATE, Status.COMPLETE), stack.reason
+    assert world == {"n1": "b"}
+    assert calls == [("create", "n1"), ("delete", "n1"), ("create", "n1")]
+    assert [(r.name, r.physical_id, r.status) for r in rows] == [("r", "n1", Status.COMPLETE)]
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("rollback", [False, True])
+async def test_a_cancel_arriving_after_completion_changes_nothing(
+        rollback: bool, autojump_clock: object) -> None:
+    store = await open_store("memory://")
+    async with engine_on(store, registry_with(CallLog())) as engine:
+        await stacks.create_stack(engine, "s", inputs(template({"a": {}})),
+                                  stacks.CreateOptions(convergence=True))
+        seen: list[StackRecord] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stacks.update_stack, engine, "s",
+                               inputs(template({"a": {"value": "a2"}})))
+            while not seen:
+                stack = await store.get_stack("s")
+                if stack is not None and stack.action is Action.UPDATE \
+                        and stack.status is Status.IN_PROGRESS:
+                    seen.append(stack)
+                await trio.lowlevel.checkpoint()
+        # `stack cancel` read the stack while the update ran, and acts after it completed
+        await converge_api.cancel(engine, seen[0], rollback=rollback)
+        final = await stacks.wait_stack(engine, "s")
+    assert (final.action, final.status) == (Action.UPDATE, Status.COMPLETE), final.reason
+
+
+@pytest.mark.trio
+async def test_an_engine_stopping_mid_node_releases_the_nodes_its_unlock_claimed(
+        autojump_clock: object) -> None:
+    log = CallLog()
+    store = await open_store("memory://")
+    results: list[StackRecord] = []
+    async with engine_on(store, registry_with(log)) as second, trio.open_nursery() as nursery:
+        first_process = trio.CancelScope()
+
+        async def create_in_first_process() -> None:
+            with first_process:
+                async with engine_on(store, registry_with(log)) as first:
+                    await stacks.create_stack(first, "s", inputs(template({"a": {"delay": 100}})),
+                                              stacks.CreateOptions(convergence=True))
+
+        async def update() -> None:
+            results.append(await stacks.update_stack(second, "s",
+                                                     inputs(template({"a": {"value": "a2"}}))))
+
+        nursery.start_soon(create_in_first_process)
+        await log.reached("create", "a")
+        nursery.start_soon(update)
+        stack = await store.get_stack("s")
+        assert stack is not None
+        while True:
+            if any(e.parked_on for e in await store.list_ready(stack.id)):
+                break
+            await trio.sleep(0.01)
+        first_process.cancel()  # Ctrl-C while `a` is locked and the update parked on it
+    assert (results[0].action, results[0].status) == (Action.UPDATE, Status.COMPLETE)
