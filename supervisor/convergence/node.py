@@ -269,14 +269,20 @@ class NodeRun:
             older = await self._lock(older)
         if older is None:
             return None
-        if older.physical_id is not None and not (older.action is Action.DELETE
-                                                  and older.status is Status.COMPLETE):
-            policy = await self._policy(older)
-            gone = await operations.delete(self.op, older,
-                                           retain=policy is DeletionPolicy.RETAIN)
-            if gone.failed:
-                return _result(gone.row, Action.DELETE)
-        await self.store.delete_resource(older.id)
+        if older.physical_id is None or (older.action is Action.DELETE
+                                         and older.status is Status.COMPLETE):
+            await self.store.delete_resource(older.id)  # its resource is gone already
+            return None
+        return await self._delete_row(older)
+
+    async def _delete_row(self, row: ResourceRecord) -> tuple[str | None, Mapping[str, Any]] | None:
+        """Delete `row`'s resource (honouring its deletion policy), then the row; the failure,
+        or None."""
+        policy = await self._policy(row)
+        outcome = await operations.delete(self.op, row, retain=policy is DeletionPolicy.RETAIN)
+        if outcome.failed:
+            return _result(outcome.row, Action.DELETE)
+        await self.store.delete_resource(row.id)
         return None
 
     async def _reclaimable(self, row: ResourceRecord, type_name: str,
@@ -355,12 +361,9 @@ class NodeRun:
             victim = doomed_row if doomed_row.id == row.id else await self._lock(doomed_row)
             if victim is None:
                 continue
-            policy = await self._policy(victim)
-            outcome = await operations.delete(self.op, victim,
-                                              retain=policy is DeletionPolicy.RETAIN)
-            if outcome.failed:
-                return _result(outcome.row, Action.DELETE)
-            await self.store.delete_resource(victim.id)
+            failure = await self._delete_row(victim)
+            if failure is not None:
+                return failure
         return None, {}
 
     async def _chain(self, row: ResourceRecord) -> list[ResourceRecord]:
