@@ -31,6 +31,7 @@ from storage.records import (
     EngineRecord,
     EventRecord,
     NodeKey,
+    NodeState,
     ReadyNode,
     ResourceRecord,
     StackRecord,
@@ -195,6 +196,12 @@ class Store(Protocol):
         """The node's sync point with its inputs in delivery order, or None once purged."""
         ...
 
+    async def get_node_state(self, traversal_id: str, node: NodeKey) -> NodeState | None:
+        """In one snapshot: the node's stack, traversal and sync point (as `get_sync_point`),
+        and the row the sync point names followed by its replacements (`replaced_by`), oldest
+        first; None if the traversal, its stack or the sync point is gone."""
+        ...
+
     async def deliver(
         self,
         traversal_id: str,
@@ -244,15 +251,15 @@ class Store(Protocol):
         traversal_id: str,
         expected: str | None = None,
         requires: Sequence[str] = (),
-    ) -> int | None:
+    ) -> ResourceRecord | None:
         """Compare-and-set the resource lock from `expected` to `engine_id` for a node of
         `traversal_id`.
 
         Only while that traversal is its stack's current one. On success also add
         `requires` to the row's `requires` (an operation about to start makes its
-        new dependencies visible to any later traversal's graph), bump and return
-        `atomic_key`. None, writing nothing, if the lock was not `expected`, the
-        traversal is not current, or the row does not exist.
+        new dependencies visible to any later traversal's graph), bump `atomic_key`
+        and return the locked row as stored. None, writing nothing, if the lock was
+        not `expected`, the traversal is not current, or the row does not exist.
         """
         ...
 

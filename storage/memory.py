@@ -38,6 +38,7 @@ from storage.records import (
     EngineRecord,
     EventRecord,
     NodeKey,
+    NodeState,
     ReadyNode,
     ResourceRecord,
     StackRecord,
@@ -307,6 +308,20 @@ class MemoryStore:
         await checkpoint()
         return self._traversals.sync_point(traversal_id, node)
 
+    async def get_node_state(self, traversal_id: str, node: NodeKey) -> NodeState | None:
+        await checkpoint()
+        traversal = self._traversals.get(traversal_id)
+        sync = None if traversal is None else self._traversals.sync_point(traversal_id, node)
+        stack = None if sync is None else self._stacks.get(sync.stack_id)
+        if traversal is None or sync is None or stack is None:
+            return None
+        rows: list[ResourceRecord] = []
+        row = None if sync.row_id is None else self._resources.get(sync.row_id)
+        while row is not None and row not in rows:
+            rows.append(row)
+            row = None if row.replaced_by is None else self._resources.get(row.replaced_by)
+        return NodeState(stack, traversal, sync, tuple(rows))
+
     async def deliver(
         self,
         traversal_id: str,
@@ -345,7 +360,7 @@ class MemoryStore:
         traversal_id: str,
         expected: str | None = None,
         requires: Sequence[str] = (),
-    ) -> int | None:
+    ) -> ResourceRecord | None:
         await checkpoint()
         row = self._resources.get(resource_id)
         if row is None or row.engine_id != expected:
@@ -357,7 +372,7 @@ class MemoryStore:
             row, engine_id=engine_id, atomic_key=row.atomic_key + 1, requires=merged
         )
         self._resources[resource_id] = row
-        return row.atomic_key
+        return row
 
     async def unlock_resource(
         self, resource_id: str, engine_id: str, claimant: str | None = None

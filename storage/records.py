@@ -185,6 +185,20 @@ class SyncPoint:
 
 
 @dataclass(frozen=True)
+class NodeState:
+    """What a node actor reads before it acts, read in one snapshot (`Store.get_node_state`).
+
+    `rows` is the row its sync point names followed by the rows that replaced
+    it, oldest first (empty when the sync point names none or it is gone).
+    """
+
+    stack: StackRecord
+    traversal: TraversalRecord
+    sync_point: SyncPoint
+    rows: tuple[ResourceRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReadyNode:
     """A node whose sync point is complete, waiting to be run (claimed) or parked on a lock."""
 

@@ -2,17 +2,22 @@
 
 How it keeps the `Store` invariants of `storage.base`:
 
-* one connection per store, used only from worker threads through a
-  `CapacityLimiter(1)` the store owns: calls never block the event loop and run
-  one at a time. A cancelled caller waits for its call to finish, so a
-  transaction always commits or rolls back as a whole;
-* each method is one transaction. Writes start with `BEGIN IMMEDIATE`, which
-  takes the file's write lock before reading, so a check-then-write (name taken?
-  lock holder?) is atomic across processes; other processes wait up to
-  `BUSY_TIMEOUT_S` for the lock;
-* WAL journal with `synchronous=FULL`: a commit is fsynced before the method
-  returns, so a reported state survives a power loss, and readers never block
-  the writer;
+* two connections per store, each used only from worker threads, one call at a
+  time: calls never block the event loop. Reads use the read connection (with
+  `query_only` on); writes go through `storage.group_commit` on the write
+  connection: the writes queued while a commit is under way share the next
+  transaction and its one fsync. A write's caller returns only after that
+  commit, and a write once taken runs to its end even if its caller is
+  cancelled, so a transaction always commits or rolls back as a whole;
+* each write method is one transaction's worth of statements. Writes run in
+  `BEGIN IMMEDIATE`, which takes the file's write lock before reading, so a
+  check-then-write (name taken? lock holder?) is atomic across processes;
+  other processes wait up to `BUSY_TIMEOUT_S` for the lock. When a write of a
+  batch fails, the batch is rolled back and each of its writes runs alone, so
+  one write's error never undoes another's;
+* WAL journal with `synchronous=FULL`: a commit is fsynced before any write
+  method it holds returns, so a reported state survives a power loss, and
+  readers never block the writer;
 * foreign keys are on: children of a missing stack are refused (`NotFound`) and
   deleting a stack cascades to its templates, resources and events;
 * the schema comes from the numbered files in `migrations/sqlite/`, applied at
@@ -49,10 +54,12 @@ from storage.base import (
     TraversalStart,
     check_traversal_start,
 )
+from storage.group_commit import GroupCommit, Write
 from storage.records import (
     EngineRecord,
     EventRecord,
     NodeKey,
+    NodeState,
     ReadyNode,
     ResourceRecord,
     StackRecord,
@@ -73,36 +80,57 @@ Connection = sqlite3.Connection
 class SQLiteStore:
     """A `Store` in one SQLite file; open it with `await SQLiteStore.open(path)`."""
 
-    def __init__(self, connection: Connection, url: str) -> None:
+    def __init__(self, writer: Connection, reader: Connection, url: str) -> None:
         self.url = url
-        self._conn = connection
-        self._limiter = anyio.CapacityLimiter(1)
+        self._conn = writer
+        self._reader = reader
+        self._commits = GroupCommit(writer, _run_batch)
+        self._read_limiter = anyio.CapacityLimiter(1)
+        self._counts = {id(writer): 0, id(reader): 0}
+        for conn in (writer, reader):
+            conn.set_trace_callback(functools.partial(self._count, id(conn)))
         self._closed = False
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str] = DEFAULT_PATH) -> SQLiteStore:
         """Open (creating it and its directory if needed) and migrate the database at `path`."""
         path = Path(path)
-        store = cls(await anyio.to_thread.run_sync(_connect, path), f"sqlite:///{path}")
+        writer = await anyio.to_thread.run_sync(_connect, path)
         try:
-            await store._call(_migrate)
+            await anyio.to_thread.run_sync(_migrate, writer)
+            reader = await anyio.to_thread.run_sync(_connect, path, True)
         except BaseException:
-            await store.close()
+            writer.close()
             raise
-        return store
+        return cls(writer, reader, f"sqlite:///{path}")
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            await anyio.to_thread.run_sync(self._conn.close, limiter=self._limiter)
+            await self._commits.run(Connection.close)
+            await anyio.to_thread.run_sync(self._reader.close, limiter=self._read_limiter)
+
+    @property
+    def statements(self) -> int:
+        """SQL statements run so far on this store's connections (for benchmarks)."""
+        return sum(self._counts.values())
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed so far, each holding one or more writes."""
+        return self._commits.batches
+
+    def _count(self, conn_id: int, _statement: str) -> None:
+        self._counts[conn_id] += 1
 
     async def _call(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` on the connection in a worker thread, one call at a time."""
-        return await anyio.to_thread.run_sync(fn, self._conn, limiter=self._limiter)
+        """Run `fn` on the read connection in a worker thread, one call at a time."""
+        return await anyio.to_thread.run_sync(fn, self._reader, limiter=self._read_limiter)
 
     async def _write(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` as one `BEGIN IMMEDIATE` transaction."""
-        return await self._call(functools.partial(_in_transaction, fn))
+        """Run `fn` in a `BEGIN IMMEDIATE` transaction, committed (and fsynced) with the
+        writes queued beside it before this returns."""
+        return await self._commits.write(fn)
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` as one read transaction: its statements see one snapshot."""
@@ -340,16 +368,10 @@ class SQLiteStore:
         await self._write(lambda c: c.execute(sql.CANCEL_TRAVERSAL, (traversal_id,)))
 
     async def get_sync_point(self, traversal_id: str, node: NodeKey) -> SyncPoint | None:
-        key = (traversal_id, node.phase.value, node.ref)
+        return await self._read(functools.partial(_sync_point, traversal_id, node))
 
-        def read(conn: Connection) -> SyncPoint | None:
-            row = conn.execute(sql.GET_SYNC_POINT, key).fetchone()
-            if row is None:
-                return None
-            inputs = conn.execute(sql.LIST_INPUTS, key).fetchall()
-            return sql.sync_point_from_rows(traversal_id, node, row, inputs)
-
-        return await self._read(read)
+    async def get_node_state(self, traversal_id: str, node: NodeKey) -> NodeState | None:
+        return await self._read(functools.partial(_node_state, traversal_id, node))
 
     async def deliver(
         self,
@@ -392,8 +414,8 @@ class SQLiteStore:
         traversal_id: str,
         expected: str | None = None,
         requires: Sequence[str] = (),
-    ) -> int | None:
-        def lock(conn: Connection) -> int | None:
+    ) -> ResourceRecord | None:
+        def lock(conn: Connection) -> ResourceRecord | None:
             merged = None
             if requires:
                 found = conn.execute(sql.RESOURCE_REQUIRES, (resource_id,)).fetchone()
@@ -402,7 +424,7 @@ class SQLiteStore:
                 merged = sql.requires_union(found[0], requires)
             args = (engine_id, resource_id, expected, traversal_id, merged)
             row = conn.execute(sql.LOCK_RESOURCE, args).fetchone()
-            return None if row is None else int(row[0])
+            return None if row is None else sql.resource_from_row(row)
 
         return await self._write(lock)
 
@@ -473,7 +495,7 @@ class SQLiteStore:
 # connection and transactions (these run in worker threads)
 
 
-def _connect(path: Path) -> Connection:
+def _connect(path: Path, read_only: bool = False) -> Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: the store issues BEGIN/COMMIT itself.
     conn = sqlite3.connect(
@@ -481,6 +503,8 @@ def _connect(path: Path) -> Connection:
     )
     try:
         _configure(conn, path)
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
     except BaseException:
         conn.close()
         raise
@@ -508,6 +532,25 @@ def _in_transaction(
             conn.execute("ROLLBACK")
         raise
     return result
+
+
+def _run_batch(conn: Connection, writes: Sequence[Write[Connection]]) -> None:
+    """Run a batch of writes as one transaction; if any of them fails, roll it back and
+    run each write in a transaction of its own, so each gets its own outcome."""
+    if len(writes) > 1:
+        try:
+            results = _in_transaction(lambda c: [write.fn(c) for write in writes], conn)
+        except Exception:
+            pass
+        else:
+            for write, result in zip(writes, results, strict=True):
+                write.result = result
+            return
+    for write in writes:
+        try:
+            write.result = _in_transaction(write.fn, conn)
+        except Exception as exc:
+            write.error = exc
 
 
 @contextlib.contextmanager
@@ -547,6 +590,35 @@ def _unlock(resource_id: str, engine_id: str, claimant: str, conn: Connection) -
         if holder is not None and holder[0] is not None:
             return []  # another engine holds it: its entries stay parked
     return sql.ready_from_rows(conn.execute(sql.UNPARK, (claimant, resource_id)).fetchall())
+
+
+def _sync_point(traversal_id: str, node: NodeKey, conn: Connection) -> SyncPoint | None:
+    key = (traversal_id, node.phase.value, node.ref)
+    row = conn.execute(sql.GET_SYNC_POINT, key).fetchone()
+    if row is None:
+        return None
+    inputs = conn.execute(sql.LIST_INPUTS, key).fetchall()
+    return sql.sync_point_from_rows(traversal_id, node, row, inputs)
+
+
+def _node_state(traversal_id: str, node: NodeKey, conn: Connection) -> NodeState | None:
+    """`get_node_state` within a read transaction."""
+    found = conn.execute(sql.GET_TRAVERSAL, (traversal_id,)).fetchone()
+    sync = None if found is None else _sync_point(traversal_id, node, conn)
+    if found is None or sync is None:
+        return None
+    stack = conn.execute(sql.GET_STACK, (sync.stack_id,)).fetchone()
+    if stack is None:
+        return None
+    rows: list[ResourceRecord] = []
+    next_id = sync.row_id
+    while next_id is not None and all(r.id != next_id for r in rows):
+        row = conn.execute(sql.GET_RESOURCE, (next_id,)).fetchone()
+        if row is None:
+            break
+        rows.append(sql.resource_from_row(row))
+        next_id = rows[-1].replaced_by
+    return NodeState(sql.stack_from_row(stack), sql.traversal_from_row(found), sync, tuple(rows))
 
 
 def _deliver(

@@ -368,13 +368,13 @@ RETURNING {_READY_COLUMNS}"""
 LIST_READY = f"SELECT {_READY_COLUMNS} FROM ready_nodes WHERE stack_id = ? ORDER BY seq"
 
 # Only for a node of the stack's current traversal; ?5 is the new `requires`, or NULL.
-LOCK_RESOURCE = """
+LOCK_RESOURCE = f"""
 UPDATE resources SET engine_id = ?1, atomic_key = atomic_key + 1,
     requires = COALESCE(?5, requires)
 WHERE id = ?2 AND engine_id IS ?3
     AND EXISTS (SELECT 1 FROM stacks WHERE stacks.id = resources.stack_id
                 AND stacks.traversal_id = ?4)
-RETURNING atomic_key"""
+RETURNING {_RESOURCE_COLUMNS}"""
 RESOURCE_REQUIRES = "SELECT requires FROM resources WHERE id = ?"
 STACK_TRAVERSAL = "SELECT traversal_id FROM stacks WHERE id = ?"
 

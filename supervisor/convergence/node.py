@@ -30,12 +30,12 @@ from actors import Replacement
 from storage import (
     Action,
     NodeKey,
+    NodeState,
     Phase,
     ReadyNode,
     ResourceRecord,
     StackRecord,
     Status,
-    SyncPoint,
     TraversalRecord,
 )
 from supervisor import operations
@@ -69,18 +69,17 @@ class Superseded(Exception):
 async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> None:
     """Run one claimed ready entry to its end (or park it)."""
     store = host.engine.store
-    traversal = await store.get_traversal(entry.traversal_id)
-    stack = await store.get_stack(entry.stack_id)
-    sync = None if traversal is None else await store.get_sync_point(traversal.id, entry.node)
-    if traversal is None or stack is None or sync is None or not _current(stack, traversal):
+    state = await store.get_node_state(entry.traversal_id, entry.node)
+    if state is None or not _current(state.stack, state.traversal):
         await store.finish_ready(entry.traversal_id, entry.node)
         return
+    stack, traversal = state.stack, state.traversal
     if entry.node.phase is Phase.STACK:
         await traversals.complete(host.engine, stack, traversal)
         return
     if traversal.deadline is not None:
         scope.deadline = anyio.current_time() + (traversal.deadline - host.engine.now())
-    node = NodeRun(host, stack, traversal, sync, entry, scope.deadline)
+    node = NodeRun(host, state, entry, scope.deadline)
     try:
         failure = await node.run()
     except Parked:
@@ -101,13 +100,14 @@ def _current(stack: StackRecord, traversal: TraversalRecord) -> bool:
 @dataclasses.dataclass
 class NodeRun:
     host: Host
-    stack: StackRecord
-    traversal: TraversalRecord
-    sync: SyncPoint
+    state: NodeState
     entry: ReadyNode
     deadline: float
 
     def __post_init__(self) -> None:
+        self.stack = self.state.stack
+        self.traversal = self.state.traversal
+        self.sync = self.state.sync_point
         self.engine = self.host.engine
         self.store = self.engine.store
         self.op = OperationScope(self.engine, self.stack, self.deadline)
@@ -144,24 +144,24 @@ class NodeRun:
         `requires` is added to the row's `requires` as the lock is taken.
         """
         while True:
-            key = await self.store.lock_resource(row.id, self.engine.id, self.traversal.id,
-                                                 requires=requires)
-            if key is not None:
+            locked = await self.store.lock_resource(row.id, self.engine.id, self.traversal.id,
+                                                    requires=requires)
+            if locked is not None:
                 self.held.append(row.id)
-                return await self.store.get_resource(row.id)
+                return locked
             current = await self.store.get_resource(row.id)
             if current is None:
                 return None
             holder = current.engine_id
             if holder is not None and holder != self.engine.id \
                     and not await self.engine.is_alive(holder):
-                key = await self.store.lock_resource(row.id, self.engine.id, self.traversal.id,
-                                                     holder, requires)
-                if key is not None:
+                locked = await self.store.lock_resource(row.id, self.engine.id,
+                                                        self.traversal.id, holder, requires)
+                if locked is not None:
                     self.engine.log.info("resource.lock.stolen", resource=row.name,
                                          engine_gone=holder[:8])
                     self.held.append(row.id)
-                    return await self.store.get_resource(row.id)
+                    return locked
             elif holder is not None and await self.store.park(
                     self.entry.traversal_id, self.entry.node, row.id):
                 self.engine.log.debug("node.parked", stack=self.stack.name, resource=row.name)
@@ -188,7 +188,7 @@ class NodeRun:
         target = await self.host.compiled(self.stack, self.traversal.template_id)
         walking = self.traversal.action in traversals.WALK_DIRECTION
         requires = () if walking else self._requires()
-        row = await self._newest(self.sync.row_id)
+        row = self.state.rows[-1] if self.state.rows else None
         locked = None if row is None else await self._lock(row, requires)
         if locked is None:
             if walking:
@@ -318,16 +318,6 @@ class NodeRun:
         self.held.append(fresh.id)
         return fresh
 
-    async def _newest(self, row_id: str | None) -> ResourceRecord | None:
-        """The row at the end of `row_id`'s replacement chain (a replacement stands in)."""
-        row = None if row_id is None else await self.store.get_resource(row_id)
-        while row is not None and row.replaced_by is not None:
-            newer = await self.store.get_resource(row.replaced_by)
-            if newer is None:
-                break
-            row = newer
-        return row
-
     def _lookup(self, name: str) -> ResourceData | None:
         for delivery in self.sync.inputs:
             if delivery.sender == NodeKey(Phase.UPDATE, name):
@@ -344,19 +334,23 @@ class NodeRun:
     # cleanup nodes
 
     async def _cleanup(self) -> tuple[str | None, Mapping[str, Any]]:
-        row = None if self.sync.row_id is None else await self.store.get_resource(self.sync.row_id)
-        if row is None:
+        if not self.state.rows:
+            return None, {}
+        row = self.state.rows[0]
+        target = None if self.traversal.template_id is None else \
+            await self.host.compiled(self.stack, self.traversal.template_id)
+        kept = target is not None and row.name in target.resources
+        if kept and row.replaced_by is None:
+            # its update node, which ran before this one, kept it: nothing to delete
             return None, {}
         locked = await self._lock(row)
         if locked is None:
             return None, {}
         row = locked
-        target = None if self.traversal.template_id is None else \
-            await self.host.compiled(self.stack, self.traversal.template_id)
-        if target is not None and row.name in target.resources:
+        if kept:
             doomed = [row] if row.replaced_by is not None else []
         else:
-            doomed = await self._chain(row)
+            doomed = list(reversed(self.state.rows))  # newest first
         for doomed_row in doomed:
             victim = doomed_row if doomed_row.id == row.id else await self._lock(doomed_row)
             if victim is None:
@@ -365,16 +359,6 @@ class NodeRun:
             if failure is not None:
                 return failure
         return None, {}
-
-    async def _chain(self, row: ResourceRecord) -> list[ResourceRecord]:
-        """`row` and the replacements made from it, newest first."""
-        chain = [row]
-        while chain[-1].replaced_by is not None:
-            newer = await self.store.get_resource(chain[-1].replaced_by or "")
-            if newer is None or newer in chain:
-                break
-            chain.append(newer)
-        return list(reversed(chain))
 
     async def _policy(self, row: ResourceRecord) -> DeletionPolicy:
         if row.template_id is None:

@@ -184,5 +184,5 @@ async def locked(store: Store, walk: TraversalRecord, engine_id: str, name: str 
     assert owner is not None
     row = resource(owner, name)
     await store.add_resource(row)
-    assert await store.lock_resource(row.id, engine_id, walk.id) == 1
+    assert (await store.lock_resource(row.id, engine_id, walk.id)).atomic_key == 1
     return row.id

@@ -59,6 +59,17 @@ def claimed(walk: TraversalRecord, engine_id: str, *nodes: NodeKey) -> list[Read
     return [ready(walk, node, engine_id) for node in nodes]
 
 
+async def lock_key(store: Store, resource_id: str, engine_id: str, traversal_id: str,
+                   expected: str | None = None, requires: tuple[str, ...] = ()) -> int:
+    """Lock the row, which must succeed; the locked row's `atomic_key`, checked against the
+    stored row."""
+    locked_row = await store.lock_resource(resource_id, engine_id, traversal_id, expected,
+                                           requires)
+    assert locked_row is not None
+    assert await store.get_resource(resource_id) == locked_row
+    return locked_row.atomic_key
+
+
 async def current(store: Store, owner: StackRecord) -> StackRecord:
     found = await store.get_stack(owner.id)
     assert found is not None
@@ -211,7 +222,7 @@ async def test_start_traversal_supersedes_the_current_traversal(store: Store) ->
     assert await store.deliver(first.id, A, [(B, {})]) == []
     assert not await store.save_stack_in_traversal(owner, first.id)
     assert await store.lock_resource(db, "engine-b", first.id, expected="engine-a") is None
-    assert await store.lock_resource(db, "engine-b", second.id, expected="engine-a") == 2
+    assert await lock_key(store, db, "engine-b", second.id, expected="engine-a") == 2
 
 
 async def test_start_traversal_of_a_missing_stack_raises_not_found(store: Store) -> None:
@@ -695,6 +706,58 @@ async def test_unlock_of_a_deleted_resource_still_unparks(store: Store) -> None:
     assert await store.list_ready(owner.id) == [ready(walk, A, "engine-b")]
 
 
+# get_node_state
+
+
+async def test_node_state_is_stack_traversal_sync_point_and_the_rows_chain(store: Store) -> None:
+    owner = await created(store)
+    old = resource(owner, name="db")
+    newer = resource(owner, name="db", replaces=old.id)
+    newest = resource(owner, name="db", replaces=newer.id)
+    for row in (old, newer, newest):
+        await store.add_resource(row)
+    await store.save_resources([dataclasses.replace(old, replaced_by=newer.id),
+                                dataclasses.replace(newer, replaced_by=newest.id)], [])
+    walk = traversal(owner)
+    points = [sync_point(walk, A, 0, row_id=old.id), sync_point(walk, B, 1)]
+    start = TraversalStart(dataclasses.replace(owner, traversal_id=walk.id), walk, points)
+    assert await store.start_traversal(owner.id, always(start)) is not None
+    await store.deliver(walk.id, A, [(B, {"row_id": "x"})])
+
+    state = await store.get_node_state(walk.id, A)
+    assert state is not None
+    assert state.stack == await current(store, owner)
+    assert state.traversal == walk
+    assert state.sync_point == await store.get_sync_point(walk.id, A)
+    assert [r.id for r in state.rows] == [old.id, newer.id, newest.id]
+    assert state.rows[-1] == await store.get_resource(newest.id)
+
+    other = await store.get_node_state(walk.id, B)
+    assert other is not None and other.rows == ()
+    assert other.sync_point.inputs == (Delivery(A, {"row_id": "x"}),)
+
+
+async def test_node_state_is_none_once_the_traversal_is_purged(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0))
+    assert await store.get_node_state(walk.id, A) is not None
+    await store.purge_traversal(walk.id)
+    assert await store.get_node_state(walk.id, A) is None
+    assert await store.get_node_state("no-such-traversal", A) is None
+
+
+async def test_node_state_stops_at_a_missing_replacement(store: Store) -> None:
+    owner = await created(store)
+    row = resource(owner, name="db", replaced_by="deleted-row")
+    await store.add_resource(row)
+    walk = traversal(owner)
+    start = TraversalStart(dataclasses.replace(owner, traversal_id=walk.id), walk,
+                           [sync_point(walk, A, 0, row_id=row.id)])
+    await store.start_traversal(owner.id, always(start))
+    state = await store.get_node_state(walk.id, A)
+    assert state is not None and state.rows == (row,)
+
+
 # resource locks
 
 
@@ -703,7 +766,7 @@ async def test_lock_resource_is_a_compare_and_set_that_bumps_atomic_key(store: S
     walk = await started(store, owner)
     row = resource(owner, atomic_key=4)
     await store.add_resource(row)
-    assert await store.lock_resource(row.id, "engine-a", walk.id) == 5
+    assert await lock_key(store, row.id, "engine-a", walk.id) == 5
     assert await store.lock_resource(row.id, "engine-b", walk.id) is None
     assert await store.lock_resource(row.id, "engine-a", walk.id) is None  # not re-entrant
     assert await store.lock_resource(row.id, "engine-b", walk.id, expected="engine-c") is None
@@ -711,14 +774,14 @@ async def test_lock_resource_is_a_compare_and_set_that_bumps_atomic_key(store: S
         row, engine_id="engine-a", atomic_key=5
     )
     assert await store.unlock_resource(row.id, "engine-a") == []
-    assert await store.lock_resource(row.id, "engine-b", walk.id) == 6
+    assert await lock_key(store, row.id, "engine-b", walk.id) == 6
 
 
 async def test_lock_resource_can_steal_from_a_dead_engine(store: Store) -> None:
     owner = await created(store)
     walk = await started(store, owner)
     db = await locked(store, walk, "dead-engine")
-    assert await store.lock_resource(db, "engine-b", walk.id, expected="dead-engine") == 2
+    assert await lock_key(store, db, "engine-b", walk.id, expected="dead-engine") == 2
     row = await store.get_resource(db)
     assert row is not None and (row.engine_id, row.atomic_key) == ("engine-b", 2)
 
@@ -733,7 +796,7 @@ async def test_lock_resource_only_for_the_current_traversal(store: Store) -> Non
     assert await store.lock_resource(row.id, "engine-a", first.id, requires=("b-id",)) is None
     assert await store.lock_resource(row.id, "engine-a", "no-such-traversal") is None
     assert await store.get_resource(row.id) == row
-    assert await store.lock_resource(row.id, "engine-a", second.id) == 1
+    assert await lock_key(store, row.id, "engine-a", second.id) == 1
 
 
 async def test_lock_resource_adds_the_new_requires(store: Store) -> None:
@@ -741,7 +804,7 @@ async def test_lock_resource_adds_the_new_requires(store: Store) -> None:
     walk = await started(store, owner)
     row = resource(owner, requires=("b-id",))
     await store.add_resource(row)
-    assert await store.lock_resource(row.id, "engine-a", walk.id, requires=("c-id", "b-id")) == 1
+    assert await lock_key(store, row.id, "engine-a", walk.id, requires=("c-id", "b-id")) == 1
     read = await store.get_resource(row.id)
     assert read is not None and sorted(read.requires) == ["b-id", "c-id"]
     assert type(read.requires) is tuple
@@ -754,7 +817,7 @@ async def test_lock_resource_without_requires_leaves_them_as_stored(store: Store
     walk = await started(store, owner)
     row = resource(owner, requires=("z-id", "a-id"))
     await store.add_resource(row)
-    assert await store.lock_resource(row.id, "engine-a", walk.id) == 1
+    assert await lock_key(store, row.id, "engine-a", walk.id) == 1
     read = await store.get_resource(row.id)
     assert read is not None and read.requires == ("z-id", "a-id")
 

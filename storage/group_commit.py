@@ -1,0 +1,135 @@
+"""Group commit: many concurrent writes share one transaction and one durable commit.
+
+A store whose commit costs a disk flush (SQLite with `synchronous=FULL`) would
+otherwise pay one flush per state change. Here each write is queued; one caller
+at a time, the *leader*, hands every queued write (up to `max_batch`) to the
+store's `run_batch` in a worker thread, which runs them in order in one
+transaction and commits once. Writes that arrive meanwhile wait for the next
+batch, whose leader is the first of them: under load a batch holds everything
+that queued during the previous commit; alone, a write is its own batch.
+
+Invariants:
+
+* a write's caller gets its result only after the batch holding it committed,
+  so nothing reported is less durable than with one transaction per write;
+* writes commit in the order they were queued, and each sees every write
+  queued before it;
+* `run_batch` must give each write its own outcome: when one write fails, the
+  others in its batch still commit or fail on their own (the SQLite store rolls
+  the batch back and runs each write alone);
+* a caller cancelled before its write was taken drops the write; once taken, the
+  write runs to its end and the caller gets its outcome (the cancellation is
+  delivered at its next checkpoint), so a cancelled caller never misreads a
+  committed write as not done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import anyio
+import anyio.to_thread
+
+C = TypeVar("C")
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(eq=False)
+class Write(Generic[C]):
+    """One queued write: the function to run on the connection, then its outcome."""
+
+    fn: Callable[[C], Any]
+    result: Any = None
+    error: Exception | None = None
+    taken: bool = False
+    done: bool = False
+    lead: bool = False
+    wake: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+#: runs the writes in order on the connection and sets each one's result or error
+BatchRunner = Callable[[C, Sequence[Write[C]]], None]
+
+
+class GroupCommit(Generic[C]):
+    """Queue of writes to one connection, committed in batches by a leader caller."""
+
+    def __init__(self, connection: C, run_batch: BatchRunner[C], max_batch: int = 1024) -> None:
+        self._connection = connection
+        self._run_batch = run_batch
+        self._max_batch = max_batch
+        self._queue: deque[Write[C]] = deque()
+        self._leading = False
+        self._limiter = anyio.CapacityLimiter(1)
+        #: batches committed so far (for benchmarks)
+        self.batches = 0
+
+    async def write(self, fn: Callable[[C], T]) -> T:
+        """Run `fn(connection)` in a committed transaction shared with other writes."""
+        write: Write[C] = Write(fn)
+        self._queue.append(write)
+        if self._leading:
+            await self._wait_turn(write)
+            if write.done:
+                return write.outcome()  # type: ignore[no-any-return]
+        self._leading = True
+        try:
+            while not write.done:
+                await self._commit_next()
+        finally:
+            self._pass_lead()
+        return write.outcome()  # type: ignore[no-any-return]
+
+    async def run(self, fn: Callable[[C], T]) -> T:
+        """Run `fn(connection)` alone, between batches (opening, closing, migrating)."""
+        with anyio.CancelScope(shield=True):
+            result = await anyio.to_thread.run_sync(fn, self._connection, limiter=self._limiter)
+        return result
+
+    async def _wait_turn(self, write: Write[C]) -> None:
+        """Wait until `write` is done or its caller must lead the next batch."""
+        try:
+            await write.wake.wait()
+        except anyio.get_cancelled_exc_class():
+            if write.taken:  # a leader is committing it: report its real outcome
+                with anyio.CancelScope(shield=True):
+                    await write.wake.wait()
+                return
+            self._queue.remove(write)
+            if write.lead:
+                self._pass_lead()
+            raise
+
+    async def _commit_next(self) -> None:
+        batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+        for write in batch:
+            write.taken = True
+        try:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._run_batch, self._connection, batch,
+                                               limiter=self._limiter)
+        except Exception as exc:  # a fault of the runner itself: every write shares it
+            for write in batch:
+                write.error = exc
+        finally:
+            self.batches += 1
+            for write in batch:
+                write.done = True
+                write.wake.set()
+
+    def _pass_lead(self) -> None:
+        """Make the first queued write's caller the next leader, or stop leading."""
+        if self._queue:
+            first = self._queue[0]
+            first.lead = True
+            first.wake.set()
+        else:
+            self._leading = False
