@@ -1,0 +1,200 @@
+"""The command line of `scripts/load.py`: options, their checks, and the exit status.
+
+Bad options exit 2 with one line on stderr (no usage dump, no traceback); a
+stack operation that does not complete exits 1 after the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import anyio
+
+from scripts.loadgen.graph import SHAPES
+from scripts.loadgen.measure import OperationResult
+from scripts.loadgen.report import failure_lines, show
+from scripts.loadgen.runner import run_load
+from scripts.loadgen.spec import BACKENDS, OPERATIONS, PATHS, STORES, LoadSpec
+from supervisor.errors import ConvergentError
+from supervisor.logging import configure_logging
+
+PROG = "load.py"
+
+Number = TypeVar("Number", int, float)
+
+DESCRIPTION = """\
+Create, update and delete generated stacks in-process and time each operation.
+
+Each run opens a fresh store and an engine in this process, creates --stacks
+stacks (named load-000, load-001, ...) of --size resources each, all at once,
+then updates and deletes them all at once. The update changes every resource:
+--replace of them are replaced, the others updated in place."""
+
+EPILOG = """\
+shapes (resource i is named r00000 + i; "->" reads "depends on"):
+  flat     no dependencies
+  chain    i -> i-1
+  diamond  one root, size-2 middle resources -> root, one sink -> every middle one
+  fanin    size-1 independent resources, one sink -> all of them
+  fanout   one root, size-1 resources -> root
+  tree     i -> (i-1)//branching (a complete tree)
+  random   i -> about --density resources drawn uniformly below i (seeded by --seed)
+
+resources: OS::Heat::None when latency is 0 and nothing is replaced (the cheapest
+actor); otherwise OS::Heat::TestResource with wait_secs = latency, which waits in
+create, update and delete, and is replaced when update_replace_value changes.
+
+figures, per run and operation (resources = size x stacks):
+  wall s         wall-clock time until every stack settled
+  res/s          resources / wall time
+  crit. path s   latency x resources on the longest dependency path (a delete walks
+                 it backwards: same length); 0 without latency. A replacement
+                 creates and deletes, so replacing updates can exceed it.
+  engine ms/res  (wall - critical path) / resources: what the engine adds
+  wall / crit.   wall / critical path (- without latency)
+  peak MiB       peak RSS of this process (ru_maxrss)
+  stmts/res      statements the store executed during the operation / resources,
+                 read from the store's integer `statements` counter (- without one)
+  status         each stack's final state; exit status 1 unless every operation
+                 ended *_COMPLETE on every stack
+
+engine configuration: the defaults, except max_resources_per_stack >= size and
+max_concurrent_actions = max(64, size x stacks), so every ready resource of every
+stack can run at once: concurrency is never capped below the graph's width.
+(The legacy path still walks each stack one resource at a time, by design.) The
+convergence path notices a settled stack by polling every poll_interval (0.05 s).
+
+--json prints the same figures ("-" is null) with the parameters, the run and
+operation, each stack's status under "statuses" and failed stacks' reasons
+under "failures".
+
+examples:
+  python scripts/load.py --size 1000 --store sqlite --path convergence
+  python scripts/load.py --shape random --size 500 --latency 0.05 --path convergence
+  python scripts/load.py --stacks 100 --size 100 --store memory --json"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def operations(text: str) -> tuple[str, ...]:
+    """A comma-separated subset of create,update,delete that includes create, in that order."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in OPERATIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {','.join(OPERATIONS)}, got {text!r}")
+    if "create" not in names:
+        raise argparse.ArgumentTypeError("update and delete need create (the stacks start empty)")
+    return tuple(name for name in OPERATIONS if name in names)
+
+
+def _number(text: str, kind: Callable[[str], Number]) -> Number:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
+    shape = parser.add_argument_group("stacks")
+    shape.add_argument("--shape", choices=tuple(SHAPES), default="flat",
+                       help="dependency graph of each stack (see shapes below)")
+    shape.add_argument("--size", type=positive_int, default=1000, help="resources per stack")
+    shape.add_argument("--stacks", type=positive_int, default=1,
+                       help="stacks operated on concurrently, each of --size resources")
+    shape.add_argument("--branching", type=positive_int, default=2,
+                       help="children per resource of the tree shape")
+    shape.add_argument("--density", type=non_negative_float, default=2.0,
+                       help="average dependencies per resource of the random shape")
+    shape.add_argument("--seed", type=int, default=1,
+                       help="seed of the random shape and of which resources are replaced")
+    work = parser.add_argument_group("work")
+    work.add_argument("--latency", type=non_negative_float, default=0.0,
+                      help="seconds each resource create, update and delete takes")
+    work.add_argument("--replace", type=fraction, default=0.0,
+                      help="fraction (0 to 1) of resources the update replaces; "
+                           "the others are updated in place")
+    work.add_argument("--ops", type=operations, default=",".join(OPERATIONS),
+                      help="comma-separated operations, run in the order create,update,delete; "
+                           "update and delete need create")
+    work.add_argument("--repeat", type=positive_int, default=1,
+                      help="runs, each on a fresh store and engine")
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--path", choices=PATHS, default="legacy",
+                        help="engine path of the stacks (legacy: one supervisor coroutine per "
+                             "stack walking its resources one at a time; convergence: node "
+                             "actors, state in the store)")
+    engine.add_argument("--store", choices=tuple(STORES), default="sqlite",
+                        help="store backend (sqlite: a file in a temporary directory)")
+    engine.add_argument("--backend", choices=BACKENDS, default="trio", help="anyio backend")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON lines only: one object per operation with every "
+                             "figure and parameter")
+    return parser
+
+
+def spec_from(args: argparse.Namespace) -> LoadSpec:
+    return LoadSpec(shape=args.shape, size=args.size, stacks=args.stacks, latency=args.latency,
+                    replace=args.replace, ops=args.ops, path=args.path, store=args.store,
+                    backend=args.backend, seed=args.seed, density=args.density,
+                    branching=args.branching, repeat=args.repeat)
+
+
+def execute(spec: LoadSpec) -> list[OperationResult] | None:
+    """Every run's results, or None after printing the engine errors that stopped them."""
+    results: list[OperationResult] | None = None
+    with tempfile.TemporaryDirectory(prefix="convergent-load-") as workdir:
+        try:
+            results = anyio.run(run_load, spec, Path(workdir), backend=spec.backend)
+        except* ConvergentError as group:
+            for error in group.exceptions:
+                print(f"{PROG}: {error}", file=sys.stderr)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    spec = spec_from(args)
+    configure_logging("json", "warning")
+    results = execute(spec)
+    if results is None:
+        return 1
+    show(results, spec, as_json=args.json)
+    for line in failure_lines(results):
+        print(f"{PROG}: {line}", file=sys.stderr)
+    return 0 if all(result.ok for result in results) else 1

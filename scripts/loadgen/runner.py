@@ -1,0 +1,132 @@
+"""Driving the engine in-process: each run opens a fresh store and engine and applies every
+operation to all of its stacks at once, timing each operation.
+
+The engine's action limiter is raised to the number of resources of all stacks
+together, so no ready resource ever waits for a slot: with latency, the wall
+time can then approach the critical-path bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from actors import default_registry
+from scripts.loadgen.graph import Graph, build_graph, critical_path_length
+from scripts.loadgen.measure import (
+    OperationResult,
+    completed,
+    peak_rss_mib,
+    statements_between,
+    store_statements,
+)
+from scripts.loadgen.spec import STORES, LoadSpec
+from scripts.loadgen.templates import ResourceKind, pick_replaced, stack_template
+from storage import StackRecord, open_store
+from supervisor import stacks
+from supervisor.config import Config
+from supervisor.engine import Engine, running_engine
+from supervisor.inputs import Inputs
+from supervisor.template import Limits
+
+StackAction = Callable[[str], Awaitable[StackRecord]]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What every stack of every run is made of."""
+
+    graph: Graph
+    kind: ResourceKind
+    critical_path_length: int
+
+
+def workload(spec: LoadSpec) -> Workload:
+    graph = build_graph(spec.shape, spec.size, spec.shape_options)
+    kind = ResourceKind(spec.latency, pick_replaced(spec.size, spec.replace, spec.seed))
+    return Workload(graph, kind, critical_path_length(graph))
+
+
+def engine_config(spec: LoadSpec, url: str) -> Config:
+    """Defaults, except limits large enough for the load: no stack too big, no action queued."""
+    return Config(db=url,
+                  max_resources_per_stack=max(spec.size, Limits.max_resources),
+                  max_concurrent_actions=max(Config.max_concurrent_actions,
+                                             spec.size * spec.stacks))
+
+
+async def run_load(spec: LoadSpec, workdir: Path) -> list[OperationResult]:
+    """Every run of `spec`, stopping after the first operation that does not complete."""
+    work = workload(spec)
+    results: list[OperationResult] = []
+    for run in range(1, spec.repeat + 1):
+        directory = workdir / f"run-{run}"
+        directory.mkdir()
+        results.extend(await run_once(spec, work, run, STORES[spec.store](directory)))
+        if not all(result.ok for result in results):
+            break
+    return results
+
+
+async def run_once(spec: LoadSpec, work: Workload, run: int, url: str) -> list[OperationResult]:
+    store = await open_store(url)
+    results: list[OperationResult] = []
+    try:
+        async with running_engine(store, default_registry(), engine_config(spec, url)) as engine:
+            for operation in spec.ops:
+                result = await timed(engine, spec, work, run, operation)
+                results.append(result)
+                if not result.ok:
+                    break
+    finally:
+        await store.close()
+    return results
+
+
+async def timed(engine: Engine, spec: LoadSpec, work: Workload, run: int,
+                operation: str) -> OperationResult:
+    """Apply `operation` to every stack at once; the clock excludes building templates."""
+    action = stack_action(engine, spec, work, operation)
+    before = store_statements(engine.store)
+    started = time.perf_counter()
+    records = await on_every_stack(spec.stack_names, action)
+    wall = time.perf_counter() - started
+    statuses = {name: f"{record.action}_{record.status}" for name, record in records.items()}
+    return OperationResult(
+        run=run, operation=operation, wall_s=wall, resources=spec.size * spec.stacks,
+        critical_path_length=work.critical_path_length, latency=spec.latency,
+        statements=statements_between(before, store_statements(engine.store)),
+        peak_rss_mib=peak_rss_mib(), statuses=statuses,
+        failures={name: records[name].reason for name, status in statuses.items()
+                  if status != completed(operation)})
+
+
+def stack_action(engine: Engine, spec: LoadSpec, work: Workload, operation: str) -> StackAction:
+    """The call that applies `operation` to the stack it is given the name of."""
+    if operation == "create":
+        created = Inputs(stack_template(work.graph, work.kind, generation=1))
+        options = stacks.CreateOptions(convergence=spec.path == "convergence")
+        return lambda name: stacks.create_stack(engine, name, created, options)
+    if operation == "update":
+        updated = Inputs(stack_template(work.graph, work.kind, generation=2))
+        return lambda name: stacks.update_stack(engine, name, updated)
+    if operation == "delete":
+        return lambda name: stacks.delete_stack(engine, name)
+    raise ValueError(f"unknown operation {operation!r}")
+
+
+async def on_every_stack(names: tuple[str, ...], action: StackAction) -> dict[str, StackRecord]:
+    """Run `action` on all stacks concurrently; their final records, by name."""
+    records: dict[str, StackRecord] = {}
+
+    async def one(name: str) -> None:
+        records[name] = await action(name)
+
+    async with anyio.create_task_group() as group:
+        for name in names:
+            group.start_soon(one, name)
+    return {name: records[name] for name in names}

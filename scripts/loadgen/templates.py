@@ -1,0 +1,63 @@
+"""HOT templates of generated stacks: one resource per graph node, `depends_on` for each edge.
+
+Resources are named `r00000`, `r00001`, ... (wider past 99,999). Generation 1 is
+the create template, generation 2 the update template: every resource changes a
+property. Without latency or replacements the resources are `OS::Heat::None`
+(the cheapest actor, updated in place); otherwise `OS::Heat::TestResource`,
+which waits `wait_secs` in create, update and delete, updates `value` in place
+and is replaced when `update_replace_value` changes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from scripts.loadgen.graph import Graph
+
+HOT_VERSION = "2021-04-16"
+NONE_TYPE = "OS::Heat::None"
+TEST_TYPE = "OS::Heat::TestResource"
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """What each resource does: its simulated latency and which ones an update replaces."""
+
+    latency: float = 0.0
+    replaced: frozenset[int] = frozenset()
+
+    @property
+    def type_name(self) -> str:
+        return NONE_TYPE if self.latency == 0 and not self.replaced else TEST_TYPE
+
+
+def pick_replaced(size: int, fraction: float, seed: int) -> frozenset[int]:
+    """round(fraction * size) resources chosen uniformly, the same ones for the same seed."""
+    rng = random.Random(f"replace-{seed}")
+    return frozenset(rng.sample(range(size), round(fraction * size)))
+
+
+def resource_name(index: int) -> str:
+    return f"r{index:05d}"
+
+
+def stack_template(graph: Graph, kind: ResourceKind, generation: int) -> dict[str, Any]:
+    """The template of `graph` at `generation` (1 to create, 2 to update)."""
+    resources: dict[str, Any] = {}
+    for index, targets in enumerate(graph.deps):
+        definition: dict[str, Any] = {"type": kind.type_name,
+                                      "properties": _properties(kind, index, generation)}
+        if targets:
+            definition["depends_on"] = [resource_name(target) for target in targets]
+        resources[resource_name(index)] = definition
+    return {"heat_template_version": HOT_VERSION, "resources": resources}
+
+
+def _properties(kind: ResourceKind, index: int, generation: int) -> dict[str, Any]:
+    if kind.type_name == NONE_TYPE:
+        return {"generation": generation}
+    replacement = generation if index in kind.replaced else 1
+    return {"value": f"g{generation}", "wait_secs": kind.latency,
+            "update_replace_value": f"g{replacement}"}
