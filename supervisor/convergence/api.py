@@ -29,6 +29,8 @@ async def run_plan(engine: Engine, stack: StackRecord, plan: Plan,
     """Start `plan` (if `only_if` holds for the stack as stored) and help until the stack
     settles."""
     async with working(engine, stack.id) as worker:
+        if plan.template_id is not None and plan.target is not None:
+            worker.remember(plan.template_id, plan.target)
         await traversals.begin(engine, stack, plan, worker.wake, only_if)
         return await settled(engine, stack)
 

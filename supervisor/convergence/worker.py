@@ -59,6 +59,10 @@ class Worker:
                 self._compiled[template_id] = cached
         return cached
 
+    def remember(self, template_id: str, compiled: CompiledTemplate) -> None:
+        """Cache a template the caller compiled already (from the same stored template)."""
+        self._compiled.setdefault(template_id, compiled)
+
     def adopt(self, entries: Sequence[ReadyNode]) -> None:
         for entry in entries:
             self._spawn(entry)
