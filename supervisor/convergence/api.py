@@ -18,7 +18,7 @@ from storage import Action, StackRecord, Status, TemplateRecord
 from supervisor.compiling import compile_stored, display_parameters
 from supervisor.convergence import traversal as traversals
 from supervisor.convergence.traversal import Plan
-from supervisor.convergence.worker import working
+from supervisor.convergence.worker import Worker, working
 from supervisor.engine import Engine
 from supervisor.errors import InputError, StateError
 from supervisor.template import CompiledTemplate
@@ -32,13 +32,18 @@ async def run_plan(engine: Engine, stack: StackRecord, plan: Plan,
         if plan.template_id is not None and plan.target is not None:
             worker.remember(plan.template_id, plan.target)
         await traversals.begin(engine, stack, plan, worker.wake, only_if)
-        return await settled(engine, stack)
+        return await settled(engine, stack, worker)
 
 
-async def settled(engine: Engine, stack: StackRecord) -> StackRecord:
-    """Wait until the stack leaves IN_PROGRESS; a deleted stack is reported DELETE_COMPLETE."""
+async def settled(engine: Engine, stack: StackRecord, worker: Worker) -> StackRecord:
+    """Wait until the stack leaves IN_PROGRESS; a deleted stack is reported DELETE_COMPLETE.
+
+    The store is read again as soon as `worker` completes a traversal, and every poll
+    interval (a failure, or another process, may end it too). A failure is not signalled:
+    the failing node's siblings on this worker still record how they were interrupted."""
     last = stack
     while True:
+        completed = worker.traversal_completed()
         fresh = await engine.store.get_stack(stack.id)
         if fresh is None:
             return dataclasses.replace(last, action=Action.DELETE, status=Status.COMPLETE,
@@ -46,7 +51,8 @@ async def settled(engine: Engine, stack: StackRecord) -> StackRecord:
         last = fresh
         if fresh.status is not Status.IN_PROGRESS:
             return fresh
-        await anyio.sleep(engine.config.poll_interval)
+        with anyio.move_on_after(engine.config.poll_interval):
+            await completed.wait()
 
 
 async def create(engine: Engine, stack: StackRecord, template: TemplateRecord,
@@ -111,7 +117,7 @@ async def wait(engine: Engine, stack: StackRecord) -> StackRecord:
         return stack
     async with working(engine, stack.id) as worker:
         await worker.recover()
-        return await settled(engine, stack)
+        return await settled(engine, stack, worker)
 
 
 async def migrate(engine: Engine, stack: StackRecord) -> StackRecord:

@@ -57,6 +57,9 @@ class Host(Protocol):
     def adopt(self, entries: Sequence[ReadyNode]) -> None:
         """Run entries this engine has just claimed (made ready or unparked by us)."""
 
+    def completed(self) -> None:
+        """The stack node has just completed its traversal (nothing of it runs any more)."""
+
 
 class Parked(Exception):
     """The node's resource is locked by a live engine; the node waits for its unlock."""
@@ -76,6 +79,7 @@ async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> No
     stack, traversal = state.stack, state.traversal
     if entry.node.phase is Phase.STACK:
         await traversals.complete(host.engine, stack, traversal)
+        host.completed()
         return
     if traversal.deadline is not None:
         scope.deadline = anyio.current_time() + (traversal.deadline - host.engine.now())

@@ -45,6 +45,7 @@ class Worker:
         self._group: TaskGroup | None = None
         self._running: dict[RunKey, anyio.CancelScope] = {}
         self._wake = anyio.Event()
+        self._completed = anyio.Event()
         self._compiled: dict[str, CompiledTemplate] = {}
         self._compiling: dict[str, anyio.Lock] = {}
         self._suspect_stalled: set[str] = set()
@@ -69,6 +70,14 @@ class Worker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def traversal_completed(self) -> anyio.Event:
+        """An event set the next time a node run by this worker completes a traversal."""
+        return self._completed
+
+    def completed(self) -> None:
+        self._completed.set()
+        self._completed = anyio.Event()
 
     @property
     def busy(self) -> int:
