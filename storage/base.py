@@ -185,6 +185,12 @@ class Store(Protocol):
         and then the event is not appended either."""
         ...
 
+    async def delete_stack_in_traversal(self, stack_id: str, traversal_id: str) -> bool:
+        """`delete_stack`, only if the stack's current traversal is `traversal_id` and the stack
+        is still IN_PROGRESS (a delete traversal's last step, so no crash can leave a deleted
+        stack's name taken); else False, deleting nothing."""
+        ...
+
     async def get_traversal(self, traversal_id: str) -> TraversalRecord | None: ...
 
     async def cancel_traversal(self, traversal_id: str) -> None:

@@ -108,6 +108,9 @@ class MemoryStore:
 
     async def delete_stack(self, stack_id: str) -> None:
         await checkpoint()
+        self._delete_stack(stack_id)
+
+    def _delete_stack(self, stack_id: str) -> None:
         stack = self._stacks.pop(stack_id, None)
         if stack is None:
             return
@@ -294,6 +297,15 @@ class MemoryStore:
         self._put_stack(stack, old, traversal_id)
         if event is not None:
             self._append(event)
+        return True
+
+    async def delete_stack_in_traversal(self, stack_id: str, traversal_id: str) -> bool:
+        await checkpoint()
+        stack = self._stacks.get(stack_id)
+        if stack is None or stack.traversal_id != traversal_id \
+                or stack.status is not Status.IN_PROGRESS:
+            return False
+        self._delete_stack(stack_id)
         return True
 
     async def get_traversal(self, traversal_id: str) -> TraversalRecord | None:

@@ -369,6 +369,11 @@ class SQLiteStore:
 
         return await self._write(save)
 
+    async def delete_stack_in_traversal(self, stack_id: str, traversal_id: str) -> bool:
+        args = (stack_id, traversal_id)
+        return bool(await self._write(
+            lambda c: c.execute(sql.DELETE_STACK_IN_TRAVERSAL, args).rowcount))
+
     async def get_traversal(self, traversal_id: str) -> TraversalRecord | None:
         row = await self._call(lambda c: c.execute(sql.GET_TRAVERSAL, (traversal_id,)).fetchone())
         return None if row is None else sql.traversal_from_row(row)

@@ -299,6 +299,7 @@ UPDATE stacks SET name = ?, convergence = ?, action = ?, status = ?, reason = ?,
     timeout_mins = ?, tags = ?, created_at = ?, updated_at = ?, graph = ?, traversal_id = ?
 WHERE id = ? AND traversal_id IS ?"""
 SAVE_STACK_IN_TRAVERSAL = SAVE_STACK + " AND traversal_id = ? AND status = 'IN_PROGRESS'"
+DELETE_STACK_IN_TRAVERSAL = DELETE_STACK + " AND traversal_id = ? AND status = 'IN_PROGRESS'"
 INSERT_TRAVERSAL = f"INSERT INTO traversals ({_TRAVERSAL_COLUMNS}) VALUES ({', '.join('?' * 9)})"
 GET_TRAVERSAL = f"SELECT {_TRAVERSAL_COLUMNS} FROM traversals WHERE id = ?"
 CANCEL_TRAVERSAL = "UPDATE traversals SET cancelled = 1 WHERE id = ?"

@@ -203,13 +203,17 @@ async def complete(engine: Engine, stack: StackRecord,
         stack, action=traversal.action, status=Status.COMPLETE,
         reason=f"Stack {traversal.action.value} completed successfully", updated_at=engine.now())
     event = stack_event(done)
+    if traversal.action is Action.DELETE:
+        # one step: a crash must not leave a DELETE_COMPLETE stack holding its name
+        if not await engine.store.delete_stack_in_traversal(stack.id, traversal.id):
+            return None
+        engine.published(event)
+        engine.log.info("traversal.complete", stack=stack.name, traversal=traversal.id[:8])
+        return done
     if not await engine.store.save_stack_in_traversal(done, traversal.id, event):
         return None
     engine.published(event)
     await engine.store.purge_traversal(traversal.id)
-    if traversal.action is Action.DELETE:
-        await engine.store.delete_stack(stack.id)
-    else:
-        await engine.store.purge_templates(stack.id)
+    await engine.store.purge_templates(stack.id)
     engine.log.info("traversal.complete", stack=stack.name, traversal=traversal.id[:8])
     return done

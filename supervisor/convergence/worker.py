@@ -44,6 +44,8 @@ class Worker:
     def __post_init__(self) -> None:
         self._group: TaskGroup | None = None
         self._running: dict[RunKey, anyio.CancelScope] = {}
+        #: entries claimed for us again while their previous run was still ending
+        self._again: dict[RunKey, ReadyNode] = {}
         self._wake = anyio.Event()
         self._completed = anyio.Event()
         self._compiled: dict[str, CompiledTemplate] = {}
@@ -85,7 +87,12 @@ class Worker:
 
     def _spawn(self, entry: ReadyNode) -> None:
         key = (entry.traversal_id, entry.node)
-        if key in self._running or self._group is None:
+        if self._group is None:
+            return
+        if key in self._running:
+            # e.g. a node that has just parked, unparked by an unlock before its run ended:
+            # the entry is claimed for us, so run it again once that run is over
+            self._again[key] = entry
             return
         scope = anyio.CancelScope()
         self._running[key] = scope
@@ -99,7 +106,11 @@ class Worker:
                 with anyio.CancelScope(shield=True):
                     await self._interrupted(entry)
         finally:
-            self._running.pop((entry.traversal_id, entry.node), None)
+            key = (entry.traversal_id, entry.node)
+            self._running.pop(key, None)
+            again = self._again.pop(key, None)
+            if again is not None:
+                self._spawn(again)
 
     async def _interrupted(self, entry: ReadyNode) -> None:
         """A node's actor was cancelled: by the traversal's deadline or by a stack cancel."""

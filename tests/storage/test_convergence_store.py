@@ -367,6 +367,31 @@ async def test_save_stack_in_a_superseded_traversal_writes_nothing(store: Store)
     assert await store.list_events(owner.id) == []
 
 
+async def test_delete_stack_in_traversal_deletes_only_for_the_current_traversal(
+    store: Store,
+) -> None:
+    owner = await created(store)
+    first = await started(store, owner)
+    second = await started(store, owner, expected=first.id)
+    assert not await store.delete_stack_in_traversal(owner.id, first.id)
+    assert await store.get_stack(owner.id) is not None
+    assert await store.delete_stack_in_traversal(owner.id, second.id)
+    assert await store.get_stack(owner.id) is None
+    assert await store.list_resources(owner.id) == []
+    assert not await store.delete_stack_in_traversal(owner.id, second.id)
+    again = stack(owner.name)  # the name is free at once
+    await store.create_stack(again, template(again))
+
+
+async def test_delete_stack_in_an_ended_traversal_deletes_nothing(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner)
+    done = dataclasses.replace(owner, status=Status.COMPLETE, reason="done")
+    assert await store.save_stack_in_traversal(done, walk.id)
+    assert not await store.delete_stack_in_traversal(owner.id, walk.id)
+    assert await store.get_stack(owner.id) is not None
+
+
 async def test_save_stack_in_traversal_of_a_gone_stack_returns_false(store: Store) -> None:
     owner = await created(store)
     walk = await started(store, owner)
