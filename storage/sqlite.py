@@ -2,12 +2,17 @@
 
 How it keeps the `Store` invariants of `storage.base`:
 
-* two connections per store, each used only from worker threads, one call at a
-  time: calls never block the event loop. Reads use the read connection (with
-  `query_only` on); writes go through `storage.group_commit` on the write
-  connection: the writes queued while a commit is under way share the next
-  transaction and its one fsync. A write's caller returns only after that
-  commit, and a write once taken runs to its end even if its caller is
+* reads run on the calling thread, on a read connection (`query_only`) that
+  never waits for a lock: in WAL mode a read only finds the file busy in rare
+  cases (another process resetting the WAL, an exclusive lock), and then it is
+  run in a worker thread on a second read connection that waits up to
+  `BUSY_TIMEOUT_S`. A read is a few statements on pages in the cache, cheaper
+  than the hand-off to a thread that it would otherwise cost;
+* writes go through `storage.group_commit`, on a write connection used only
+  from worker threads, one batch at a time, so a commit's fsync never blocks
+  the event loop: the writes queued while a commit is under way share the
+  next transaction and its one fsync. A write's caller returns only after
+  that commit, and a write once taken runs to its end even if its caller is
   cancelled, so a transaction always commits or rolls back as a whole;
 * each write method is one transaction's worth of statements. Writes run in
   `BEGIN IMMEDIATE`, which takes the file's write lock before reading, so a
@@ -43,6 +48,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from storage import sqlite_rows as sql
@@ -95,10 +101,12 @@ class Connection(sqlite3.Connection):
 class SQLiteStore:
     """A `Store` in one SQLite file; open it with `await SQLiteStore.open(path)`."""
 
-    def __init__(self, writer: Connection, reader: Connection, url: str) -> None:
+    def __init__(self, writer: Connection, reader: Connection, patient: Connection,
+                 url: str) -> None:
         self.url = url
         self._conn = writer
         self._reader = reader
+        self._patient = patient
         self._commits = GroupCommit(writer, _run_batch)
         self._read_limiter = anyio.CapacityLimiter(1)
         self._closed = False
@@ -107,25 +115,30 @@ class SQLiteStore:
     async def open(cls, path: str | os.PathLike[str] = DEFAULT_PATH) -> SQLiteStore:
         """Open (creating it and its directory if needed) and migrate the database at `path`."""
         path = Path(path)
-        writer = await anyio.to_thread.run_sync(_connect, path)
+        opened: list[Connection] = []
         try:
-            await anyio.to_thread.run_sync(_migrate, writer)
-            reader = await anyio.to_thread.run_sync(_connect, path, True)
+            opened.append(await anyio.to_thread.run_sync(_connect, path))
+            await anyio.to_thread.run_sync(_migrate, opened[0])
+            opened.append(await anyio.to_thread.run_sync(_connect, path, 0.0))
+            opened.append(await anyio.to_thread.run_sync(_connect, path, BUSY_TIMEOUT_S))
         except BaseException:
-            writer.close()
+            for conn in opened:
+                conn.close()
             raise
-        return cls(writer, reader, f"sqlite:///{path}")
+        writer, reader, patient = opened
+        return cls(writer, reader, patient, f"sqlite:///{path}")
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
             await self._commits.run(Connection.close)
-            await anyio.to_thread.run_sync(self._reader.close, limiter=self._read_limiter)
+            self._reader.close()
+            await anyio.to_thread.run_sync(self._patient.close, limiter=self._read_limiter)
 
     @property
     def statements(self) -> int:
         """SQL statements run so far on this store's connections (for benchmarks)."""
-        return self._conn.statements + self._reader.statements
+        return self._conn.statements + self._reader.statements + self._patient.statements
 
     @property
     def commits(self) -> int:
@@ -133,8 +146,16 @@ class SQLiteStore:
         return self._commits.batches
 
     async def _call(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` on the read connection in a worker thread, one call at a time."""
-        return await anyio.to_thread.run_sync(fn, self._reader, limiter=self._read_limiter)
+        """Run the read `fn` right here on the read connection, which never waits for a lock;
+        in the rare case SQLite is busy (a WAL reset by another process), run it in a worker
+        thread on a connection that waits."""
+        await anyio.lowlevel.checkpoint()
+        try:
+            return fn(self._reader)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+        return await anyio.to_thread.run_sync(fn, self._patient, limiter=self._read_limiter)
 
     async def _write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in a `BEGIN IMMEDIATE` transaction, committed (and fsynced) with the
@@ -509,16 +530,19 @@ class SQLiteStore:
 # connection and transactions (these run in worker threads)
 
 
-def _connect(path: Path, read_only: bool = False) -> Connection:
+def _connect(path: Path, read_timeout: float | None = None) -> Connection:
+    """The write connection, or (with `read_timeout`) a read-only one waiting that long for
+    a lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    timeout = BUSY_TIMEOUT_S if read_timeout is None else read_timeout
     # isolation_level=None: the store issues BEGIN/COMMIT itself.
     conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+        path, timeout=timeout, isolation_level=None, check_same_thread=False,
         factory=Connection,
     )
     try:
-        _configure(conn, path)
-        if read_only:
+        _configure(conn, path, timeout)
+        if read_timeout is not None:
             conn.execute("PRAGMA query_only = ON")
     except BaseException:
         conn.close()
@@ -526,8 +550,12 @@ def _connect(path: Path, read_only: bool = False) -> Connection:
     return conn
 
 
-def _configure(conn: Connection, path: Path) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def _configure(conn: Connection, path: Path, busy_timeout: float) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
     if mode != "wal":
         raise StoreError(f"cannot use WAL journaling for {path} (got {mode!r})")
@@ -618,13 +646,15 @@ def _sync_point(traversal_id: str, node: NodeKey, conn: Connection) -> SyncPoint
 
 def _node_state(traversal_id: str, node: NodeKey, conn: Connection) -> NodeState | None:
     """`get_node_state` within a read transaction."""
-    found = conn.execute(sql.GET_TRAVERSAL, (traversal_id,)).fetchone()
-    sync = None if found is None else _sync_point(traversal_id, node, conn)
-    if found is None or sync is None:
+    key = (traversal_id, node.phase.value, node.ref)
+    found = conn.execute(sql.GET_NODE, key).fetchone()
+    if found is None:
         return None
-    stack = conn.execute(sql.GET_STACK, (sync.stack_id,)).fetchone()
-    if stack is None:
-        return None
+    traversal = sql.traversal_from_row(found[:sql.TRAVERSAL_WIDTH])
+    stack = sql.stack_from_row(found[sql.TRAVERSAL_WIDTH:sql.TRAVERSAL_WIDTH + sql.STACK_WIDTH])
+    point = found[sql.TRAVERSAL_WIDTH + sql.STACK_WIDTH:]
+    inputs = conn.execute(sql.LIST_INPUTS, key).fetchall() if point[4] else []
+    sync = sql.sync_point_from_rows(traversal_id, node, point, inputs)
     rows: list[ResourceRecord] = []
     next_id = sync.row_id
     while next_id is not None and all(r.id != next_id for r in rows):
@@ -633,7 +663,7 @@ def _node_state(traversal_id: str, node: NodeKey, conn: Connection) -> NodeState
             break
         rows.append(sql.resource_from_row(row))
         next_id = rows[-1].replaced_by
-    return NodeState(sql.stack_from_row(stack), sql.traversal_from_row(found), sync, tuple(rows))
+    return NodeState(stack, traversal, sync, tuple(rows))
 
 
 def _deliver(

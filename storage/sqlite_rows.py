@@ -323,6 +323,18 @@ INSERT_SYNC_POINT = """
 INSERT INTO sync_points
     (traversal_id, phase, ref, stack_id, remaining, successors, row_id, delivered)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+# A node's traversal, stack and sync point in one statement (get_node_state); `delivered`
+# says whether its inputs need reading at all.
+GET_NODE = f"""
+SELECT {', '.join('t.' + c.strip() for c in _TRAVERSAL_COLUMNS.split(','))},
+    {', '.join('s.' + c.strip() for c in _STACK_COLUMNS.split(','))},
+    p.stack_id, p.remaining, p.successors, p.row_id, p.delivered
+FROM sync_points p
+JOIN traversals t ON t.id = p.traversal_id
+JOIN stacks s ON s.id = p.stack_id
+WHERE p.traversal_id = ? AND p.phase = ? AND p.ref = ?"""
+TRAVERSAL_WIDTH = len(_TRAVERSAL_COLUMNS.split(","))
+STACK_WIDTH = len(_STACK_COLUMNS.split(","))
 GET_SYNC_POINT = """
 SELECT stack_id, remaining, successors, row_id FROM sync_points
 WHERE traversal_id = ? AND phase = ? AND ref = ?"""

@@ -54,6 +54,9 @@ class Worker:
 
     async def compiled(self, stack: StackRecord, template_id: str) -> CompiledTemplate:
         """The stored template, compiled once per worker however many nodes ask at once."""
+        cached = self._compiled.get(template_id)
+        if cached is not None:
+            return cached
         lock = self._compiling.setdefault(template_id, anyio.Lock())
         async with lock:
             cached = self._compiled.get(template_id)

@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import anyio
@@ -215,3 +216,33 @@ async def test_processes_race_on_a_fresh_file(tmp_path: Path) -> None:
     assert sorted(outcomes) == [b"lost"] * (len(processes) - 1) + [b"won"]
     assert inspect(db, "SELECT name FROM stacks") == [("raced",)]
     assert len(inspect(db, "SELECT version FROM schema_migrations")) == len(migrations())
+
+
+async def test_a_read_that_finds_the_file_busy_is_retried_in_a_thread(tmp_path: Path) -> None:
+    """The read connection never waits for a lock; when SQLite answers busy, the read is run
+    again in a worker thread, on the connection that waits, and its answer is returned."""
+    store = await SQLiteStore.open(tmp_path / "state.db")
+    owner = await created(store)
+    loop_thread = threading.get_ident()
+    calls: list[tuple[bool, bool]] = []
+
+    def read(conn: sqlite3.Connection) -> object:
+        on_loop = threading.get_ident() == loop_thread
+        calls.append((on_loop, conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0))
+        if on_loop:
+            busy = sqlite3.OperationalError("database is locked")
+            busy.sqlite_errorname = "SQLITE_BUSY"
+            raise busy
+        return conn.execute("SELECT name FROM stacks WHERE id = ?", (owner.id,)).fetchone()
+
+    try:
+        assert await store._call(read) == (owner.name,)
+        assert calls == [(True, False), (False, True)]
+
+        def broken(conn: sqlite3.Connection) -> object:
+            return conn.execute("SELECT no_such_column FROM stacks").fetchone()
+
+        with pytest.raises(sqlite3.OperationalError, match="no_such_column"):
+            await store._call(broken)  # any other error is not retried
+    finally:
+        await store.close()
