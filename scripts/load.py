@@ -3,6 +3,7 @@
     python scripts/load.py --help
     python scripts/load.py --size 1000 --store sqlite --shape flat --path convergence
     python scripts/load.py --shape random --size 500 --latency 0.05 --path convergence --json
+    python scripts/load.py --path convergence --latency 0.05 --ops create,supersede,delete
 
 The work is done by the `scripts.loadgen` package; this file only makes the
 repository importable and calls its entry point.

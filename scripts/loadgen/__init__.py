@@ -12,7 +12,7 @@ from scripts.loadgen.graph import (
     critical_path,
     critical_path_length,
 )
-from scripts.loadgen.measure import OperationResult
+from scripts.loadgen.measure import OperationResult, SupersedeFigures, start_window
 from scripts.loadgen.spec import LoadSpec
 from scripts.loadgen.templates import ResourceKind, pick_replaced, resource_name, stack_template
 
@@ -23,10 +23,12 @@ __all__ = [
     "OperationResult",
     "ResourceKind",
     "ShapeOptions",
+    "SupersedeFigures",
     "build_graph",
     "critical_path",
     "critical_path_length",
     "pick_replaced",
     "resource_name",
     "stack_template",
+    "start_window",
 ]

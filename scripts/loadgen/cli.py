@@ -1,7 +1,8 @@
 """The command line of `scripts/load.py`: options, their checks, and the exit status.
 
-Bad options exit 2 with one line on stderr (no usage dump, no traceback); a
-stack operation that does not complete exits 1 after the report.
+Bad options (or options that do not go together) exit 2 with one line on stderr
+(no usage dump, no traceback); a stack operation that does not complete exits 1
+after the report.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scripts.loadgen.graph import SHAPES
 from scripts.loadgen.measure import OperationResult
 from scripts.loadgen.report import failure_lines, show
 from scripts.loadgen.runner import run_load
-from scripts.loadgen.spec import BACKENDS, OPERATIONS, PATHS, STORES, LoadSpec
+from scripts.loadgen.spec import BACKENDS, DEFAULT_OPERATIONS, OPERATIONS, PATHS, STORES, LoadSpec
 from supervisor.errors import ConvergentError
 from supervisor.logging import configure_logging
 
@@ -34,7 +35,9 @@ Create, update and delete generated stacks in-process and time each operation.
 Each run opens a fresh store and an engine in this process, creates --stacks
 stacks (named load-000, load-001, ...) of --size resources each, all at once,
 then updates and deletes them all at once. The update changes every resource:
---replace of them are replaced, the others updated in place."""
+--replace of them are replaced, the others updated in place. The supersede
+operation (--ops, convergence path only) overlaps --supersede updates of each
+stack, each superseding the one before."""
 
 EPILOG = """\
 shapes (resource i is named r00000 + i; "->" reads "depends on"):
@@ -70,6 +73,30 @@ stack can run at once: concurrency is never capped below the graph's width.
 (The legacy path still walks each stack one resource at a time, by design.) The
 convergence path notices a settled stack by polling every poll_interval (0.05 s).
 
+supersede (--ops create,supersede,delete --path convergence --latency 0.05):
+  after create (and update, if asked), each stack gets --supersede updates, each to
+  a new template generation (every resource changes), called --supersede-interval
+  s apart, so each starts while the one before still runs (given enough --latency)
+  and supersedes it: starting a traversal purges the superseded one's sync points
+  and ready entries. Every call returns once the stack settles, after the last
+  update; the stack must end UPDATE_COMPLETE. The table's figures cover the whole
+  operation (the critical path is still one update's); a line under the table
+  adds (and --json has, null for other ops):
+  overlapped       updates called while the stack's previous update still ran
+                   (at most (--supersede - 1) x --stacks)
+  last_update_s    from calling the last update until its stack settled (the
+                   longest over the stacks): should not grow with --supersede
+  first_starts_ms  mean time from calling update_stack until the store's
+  last_starts_ms   start_traversal returned for that call (the new traversal is
+                   current), over the first and the last starts_window updates
+                   of every stack (5, or fewer under 10 updates so they differ);
+                   it includes waiting for the store behind other writes
+  leftover_ready   ready entries of superseded traversals once the stacks settled
+                   (from list_ready): 0 when purge works
+  leftover_sync_points / sampled_sync_points
+                   sync points of superseded traversals still stored once settled,
+                   out of up to 5 looked up per superseded traversal: 0 expected
+
 --json prints the same figures ("-" is null) with the parameters, the run and
 operation, each stack's status under "statuses" and failed stacks' reasons
 under "failures".
@@ -77,7 +104,8 @@ under "failures".
 examples:
   python scripts/load.py --size 1000 --store sqlite --path convergence
   python scripts/load.py --shape random --size 500 --latency 0.05 --path convergence
-  python scripts/load.py --stacks 100 --size 100 --store memory --json"""
+  python scripts/load.py --stacks 100 --size 100 --store memory --json
+  python scripts/load.py --path convergence --latency 0.05 --ops create,supersede,delete"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,14 +139,16 @@ def fraction(text: str) -> float:
 
 
 def operations(text: str) -> tuple[str, ...]:
-    """A comma-separated subset of create,update,delete that includes create, in that order."""
+    """A comma-separated subset of create,update,supersede,delete that includes create, in that
+    order."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in OPERATIONS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"expected a comma-separated list of {','.join(OPERATIONS)}, got {text!r}")
     if "create" not in names:
-        raise argparse.ArgumentTypeError("update and delete need create (the stacks start empty)")
+        raise argparse.ArgumentTypeError(
+            "update, supersede and delete need create (the stacks start empty)")
     return tuple(name for name in OPERATIONS if name in names)
 
 
@@ -149,9 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_argument("--replace", type=fraction, default=0.0,
                       help="fraction (0 to 1) of resources the update replaces; "
                            "the others are updated in place")
-    work.add_argument("--ops", type=operations, default=",".join(OPERATIONS),
-                      help="comma-separated operations, run in the order create,update,delete; "
-                           "update and delete need create")
+    work.add_argument("--ops", type=operations, default=",".join(DEFAULT_OPERATIONS),
+                      help=f"comma-separated operations, run in the order {','.join(OPERATIONS)}; "
+                           "all need create, supersede needs --path convergence")
+    work.add_argument("--supersede", type=positive_int, default=20, metavar="N",
+                      help="updates of each stack the supersede operation overlaps")
+    work.add_argument("--supersede-interval", type=non_negative_float, default=0.02,
+                      metavar="SECONDS", help="seconds between the supersede operation's updates")
     work.add_argument("--repeat", type=positive_int, default=1,
                       help="runs, each on a fresh store and engine")
     engine = parser.add_argument_group("engine")
@@ -168,11 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def spec_from(args: argparse.Namespace) -> LoadSpec:
+def spec_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> LoadSpec:
+    if "supersede" in args.ops and args.path != "convergence":
+        parser.error("--ops supersede needs --path convergence (a legacy stack refuses an "
+                     "update while another is in progress)")
     return LoadSpec(shape=args.shape, size=args.size, stacks=args.stacks, latency=args.latency,
                     replace=args.replace, ops=args.ops, path=args.path, store=args.store,
                     backend=args.backend, seed=args.seed, density=args.density,
-                    branching=args.branching, repeat=args.repeat)
+                    branching=args.branching, repeat=args.repeat, supersede=args.supersede,
+                    supersede_interval=args.supersede_interval)
 
 
 def execute(spec: LoadSpec) -> list[OperationResult] | None:
@@ -188,8 +226,9 @@ def execute(spec: LoadSpec) -> list[OperationResult] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    spec = spec_from(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    spec = spec_from(parser, args)
     configure_logging("json", "warning")
     results = execute(spec)
     if results is None:

@@ -18,9 +18,54 @@ from typing import Any
 STATEMENTS_ATTRIBUTE = "statements"
 
 
+#: starts compared at each end of a stack's updates (fewer when there are under 10 updates)
+START_WINDOW = 5
+
+
+def start_window(updates: int) -> int:
+    """How many starts to average at each end of `updates` updates: at most `START_WINDOW`,
+    and the two ends never share an update (unless there is only one)."""
+    return min(START_WINDOW, max(1, updates // 2))
+
+
+@dataclass(frozen=True)
+class SupersedeFigures:
+    """What the supersede operation measured over every stack (see `scripts.loadgen.supersede`)."""
+
+    #: updates (of all stacks) called while the previous update of their stack still ran
+    overlapped: int
+    #: longest time, over the stacks, from calling the last update until the stack settled
+    last_update_s: float
+    #: `start_window` of the number of updates
+    window: int
+    #: mean start of the first and of the last `window` updates of every stack
+    first_starts_ms: float
+    last_starts_ms: float
+    #: ready entries of superseded traversals once the stacks settled: 0 when purging works
+    leftover_ready: int
+    #: sampled sync points of superseded traversals still stored once the stacks settled
+    leftover_sync_points: int
+    sampled_sync_points: int
+
+    def figures(self) -> dict[str, Any]:
+        return {"overlapped": self.overlapped, "last_update_s": round(self.last_update_s, 4),
+                "starts_window": self.window,
+                "first_starts_ms": round(self.first_starts_ms, 3),
+                "last_starts_ms": round(self.last_starts_ms, 3),
+                "leftover_ready": self.leftover_ready,
+                "leftover_sync_points": self.leftover_sync_points,
+                "sampled_sync_points": self.sampled_sync_points}
+
+
+#: the keys of `SupersedeFigures.figures`: null on the lines of other operations
+SUPERSEDE_KEYS = ("overlapped", "last_update_s", "starts_window", "first_starts_ms",
+                  "last_starts_ms", "leftover_ready", "leftover_sync_points",
+                  "sampled_sync_points")
+
+
 @dataclass(frozen=True)
 class OperationResult:
-    """One operation (create, update or delete) run on every stack at once."""
+    """One operation (create, update, supersede or delete) run on every stack at once."""
 
     run: int
     operation: str
@@ -37,6 +82,8 @@ class OperationResult:
     statuses: Mapping[str, str]
     #: the reason each stack that did not complete gave
     failures: Mapping[str, str] = field(default_factory=dict)
+    #: the supersede operation's own figures (None for the other operations)
+    supersede: SupersedeFigures | None = None
 
     @property
     def ok(self) -> bool:
@@ -65,12 +112,16 @@ class OperationResult:
             "ok": self.ok,
             "statuses": dict(self.statuses),
             "failures": dict(self.failures),
+            **(dict.fromkeys(SUPERSEDE_KEYS) if self.supersede is None
+               else self.supersede.figures()),
         }
 
 
 def completed(operation: str) -> str:
-    """The status a stack ends in when `operation` succeeds: `CREATE_COMPLETE` for create."""
-    return f"{operation.upper()}_COMPLETE"
+    """The status a stack ends in when `operation` succeeds: `CREATE_COMPLETE` for create,
+    `UPDATE_COMPLETE` for supersede (a series of updates)."""
+    action = "update" if operation == "supersede" else operation
+    return f"{action.upper()}_COMPLETE"
 
 
 def _ratio(numerator: float, denominator: float, digits: int) -> float | None:

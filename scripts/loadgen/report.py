@@ -1,7 +1,8 @@
 """Printing results: a rich table for people, or JSON lines (one object per operation).
 
 Each JSON object holds the figures of `OperationResult.figures` plus the run's
-parameters, so lines from different runs can be concatenated and compared.
+parameters, so lines from different runs can be concatenated and compared. The
+supersede operation's own figures go on a line under the table.
 """
 
 from __future__ import annotations
@@ -68,6 +69,22 @@ def _cell(value: Any, form: str) -> str:
     return "-" if value is None else form.format(value)
 
 
+def supersede_lines(results: Iterable[OperationResult], spec: LoadSpec) -> Iterator[str]:
+    """One line per supersede operation with the figures the table has no columns for."""
+    for result in results:
+        figures = result.supersede
+        if figures is None:
+            continue
+        window = figures.window
+        yield (f"run {result.run} supersede: {spec.supersede} updates per stack "
+               f"{spec.supersede_interval:g} s apart, {figures.overlapped} overlapped; "
+               f"last update {figures.last_update_s:.3f} s; starts "
+               f"{figures.first_starts_ms:.2f} ms (first {window}) vs "
+               f"{figures.last_starts_ms:.2f} ms (last {window}); leftover "
+               f"{figures.leftover_ready} ready, {figures.leftover_sync_points}/"
+               f"{figures.sampled_sync_points} sampled sync points")
+
+
 def failure_lines(results: Iterable[OperationResult], limit: int = 5) -> Iterator[str]:
     """One line per stack that did not complete, the first `limit` of them."""
     failed = [(result, name, reason) for result in results
@@ -86,3 +103,5 @@ def show(results: list[OperationResult], spec: LoadSpec, *, as_json: bool) -> No
         return
     console = Console(width=None if Console().is_terminal else 140)
     console.print(table(results, spec))
+    for line in supersede_lines(results, spec):
+        console.print(line, highlight=False, soft_wrap=True)

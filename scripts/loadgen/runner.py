@@ -3,7 +3,8 @@ operation to all of its stacks at once, timing each operation.
 
 The engine's action limiter is raised to the number of resources of all stacks
 together, so no ready resource ever waits for a slot: with latency, the wall
-time can then approach the critical-path bound.
+time can then approach the critical-path bound. The engine sees the store through
+a `StartClock`, which times traversal starts for the supersede operation.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from actors import default_registry
 from scripts.loadgen.graph import Graph, build_graph, critical_path_length
 from scripts.loadgen.measure import (
     OperationResult,
+    SupersedeFigures,
     completed,
     peak_rss_mib,
     statements_between,
     store_statements,
 )
 from scripts.loadgen.spec import STORES, LoadSpec
+from scripts.loadgen.supersede import StartClock, Supersession
 from scripts.loadgen.templates import ResourceKind, pick_replaced, stack_template
 from storage import StackRecord, open_store
 from supervisor import stacks
@@ -34,6 +37,10 @@ from supervisor.inputs import Inputs
 from supervisor.template import Limits
 
 StackAction = Callable[[str], Awaitable[StackRecord]]
+
+#: template generations: create applies 1, update 2, supersede's updates 3, 4, ...
+CREATE_GENERATION = 1
+UPDATE_GENERATION = 2
 
 
 @dataclass(frozen=True)
@@ -74,11 +81,13 @@ async def run_load(spec: LoadSpec, workdir: Path) -> list[OperationResult]:
 
 async def run_once(spec: LoadSpec, work: Workload, run: int, url: str) -> list[OperationResult]:
     store = await open_store(url)
+    clock = StartClock(store)
     results: list[OperationResult] = []
     try:
-        async with running_engine(store, default_registry(), engine_config(spec, url)) as engine:
+        async with running_engine(clock.as_store(), default_registry(),
+                                  engine_config(spec, url)) as engine:
             for operation in spec.ops:
-                result = await timed(engine, spec, work, run, operation)
+                result = await timed(engine, clock, spec, work, run, operation)
                 results.append(result)
                 if not result.ok:
                     break
@@ -87,36 +96,56 @@ async def run_once(spec: LoadSpec, work: Workload, run: int, url: str) -> list[O
     return results
 
 
-async def timed(engine: Engine, spec: LoadSpec, work: Workload, run: int,
+async def timed(engine: Engine, clock: StartClock, spec: LoadSpec, work: Workload, run: int,
                 operation: str) -> OperationResult:
-    """Apply `operation` to every stack at once; the clock excludes building templates."""
-    action = stack_action(engine, spec, work, operation)
+    """Apply `operation` to every stack at once; the clock excludes building templates (and
+    reading what superseded traversals left behind)."""
+    supersession = None
+    if operation == "supersede":
+        supersession = superseding(engine, clock, spec, work)
+        action: StackAction = supersession.update
+    else:
+        action = stack_action(engine, spec, work, operation)
     before = store_statements(engine.store)
     started = time.perf_counter()
     records = await on_every_stack(spec.stack_names, action)
     wall = time.perf_counter() - started
+    statements = statements_between(before, store_statements(engine.store))
+    figures: SupersedeFigures | None = None
+    if supersession is not None:
+        figures = await supersession.figures()
     statuses = {name: f"{record.action}_{record.status}" for name, record in records.items()}
     return OperationResult(
         run=run, operation=operation, wall_s=wall, resources=spec.size * spec.stacks,
         critical_path_length=work.critical_path_length, latency=spec.latency,
-        statements=statements_between(before, store_statements(engine.store)),
-        peak_rss_mib=peak_rss_mib(), statuses=statuses,
+        statements=statements, peak_rss_mib=peak_rss_mib(), statuses=statuses,
         failures={name: records[name].reason for name, status in statuses.items()
-                  if status != completed(operation)})
+                  if status != completed(operation)},
+        supersede=figures)
 
 
 def stack_action(engine: Engine, spec: LoadSpec, work: Workload, operation: str) -> StackAction:
     """The call that applies `operation` to the stack it is given the name of."""
     if operation == "create":
-        created = Inputs(stack_template(work.graph, work.kind, generation=1))
+        created = Inputs(stack_template(work.graph, work.kind, generation=CREATE_GENERATION))
         options = stacks.CreateOptions(convergence=spec.path == "convergence")
         return lambda name: stacks.create_stack(engine, name, created, options)
     if operation == "update":
-        updated = Inputs(stack_template(work.graph, work.kind, generation=2))
+        updated = Inputs(stack_template(work.graph, work.kind, generation=UPDATE_GENERATION))
         return lambda name: stacks.update_stack(engine, name, updated)
     if operation == "delete":
         return lambda name: stacks.delete_stack(engine, name)
     raise ValueError(f"unknown operation {operation!r}")
+
+
+def superseding(engine: Engine, clock: StartClock, spec: LoadSpec,
+                 work: Workload) -> Supersession:
+    """The supersede operation: `spec.supersede` updates, each to a new generation (every
+    resource changes each time), after the update operation's generation."""
+    first = UPDATE_GENERATION + 1
+    updates = [Inputs(stack_template(work.graph, work.kind, generation))
+               for generation in range(first, first + spec.supersede)]
+    return Supersession(engine, clock, updates, spec.supersede_interval)
 
 
 async def on_every_stack(names: tuple[str, ...], action: StackAction) -> dict[str, StackRecord]:

@@ -14,7 +14,10 @@ from typing import Any
 
 from scripts.loadgen.graph import SHAPES, ShapeOptions
 
-OPERATIONS = ("create", "update", "delete")
+#: every operation, in the order a run applies them
+OPERATIONS = ("create", "update", "supersede", "delete")
+#: what a run does unless told otherwise
+DEFAULT_OPERATIONS = ("create", "update", "delete")
 PATHS = ("legacy", "convergence")
 BACKENDS = ("trio", "asyncio")
 
@@ -32,7 +35,7 @@ class LoadSpec:
     stacks: int = 1
     latency: float = 0.0
     replace: float = 0.0
-    ops: tuple[str, ...] = OPERATIONS
+    ops: tuple[str, ...] = DEFAULT_OPERATIONS
     path: str = "legacy"
     store: str = "sqlite"
     backend: str = "trio"
@@ -40,6 +43,9 @@ class LoadSpec:
     density: float = 2.0
     branching: int = 2
     repeat: int = 1
+    #: updates of each stack the supersede operation starts, `supersede_interval` s apart
+    supersede: int = 20
+    supersede_interval: float = 0.02
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
@@ -48,6 +54,8 @@ class LoadSpec:
             raise ValueError(f"unknown store {self.store!r}")
         if "create" not in self.ops and self.ops:
             raise ValueError("update and delete need create")
+        if "supersede" in self.ops and self.path != "convergence":
+            raise ValueError("supersede needs the convergence path")
 
     @property
     def shape_options(self) -> ShapeOptions:
@@ -62,4 +70,5 @@ class LoadSpec:
         return {"shape": self.shape, "size": self.size, "stacks": self.stacks,
                 "latency": self.latency, "replace": self.replace, "path": self.path,
                 "store": self.store, "backend": self.backend, "seed": self.seed,
-                "density": self.density, "branching": self.branching}
+                "density": self.density, "branching": self.branching,
+                "supersede": self.supersede, "supersede_interval": self.supersede_interval}

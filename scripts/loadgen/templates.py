@@ -1,9 +1,10 @@
 """HOT templates of generated stacks: one resource per graph node, `depends_on` for each edge.
 
 Resources are named `r00000`, `r00001`, ... (wider past 99,999). Generation 1 is
-the create template, generation 2 the update template: every resource changes a
-property. Without latency or replacements the resources are `OS::Heat::None`
-(the cheapest actor, updated in place); otherwise `OS::Heat::TestResource`,
+the create template, generation 2 the update template, 3 and on the supersede
+operation's updates: every resource changes a property from one to the next.
+Without latency or replacements the resources are `OS::Heat::None` (the cheapest
+actor, updated in place); otherwise `OS::Heat::TestResource`,
 which waits `wait_secs` in create, update and delete, updates `value` in place
 and is replaced when `update_replace_value` changes.
 """
@@ -44,7 +45,7 @@ def resource_name(index: int) -> str:
 
 
 def stack_template(graph: Graph, kind: ResourceKind, generation: int) -> dict[str, Any]:
-    """The template of `graph` at `generation` (1 to create, 2 to update)."""
+    """The template of `graph` at `generation` (1 to create, 2 and on to update)."""
     resources: dict[str, Any] = {}
     for index, targets in enumerate(graph.deps):
         definition: dict[str, Any] = {"type": kind.type_name,

@@ -1,4 +1,5 @@
-"""The load tool: generated graph shapes, their critical paths, templates, and the script itself."""
+"""The load tool: generated graph shapes, their critical paths, templates, figures, and the script
+itself."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from scripts.loadgen import (
     OperationResult,
     ResourceKind,
     ShapeOptions,
+    SupersedeFigures,
     build_graph,
     critical_path,
     critical_path_length,
     pick_replaced,
     stack_template,
+    start_window,
 )
 from scripts.loadgen.cli import main
 
@@ -178,6 +181,28 @@ def test_figures_without_latency_or_statement_count_are_null() -> None:
     assert figures["makespan_ratio"] is None
     assert figures["statements_per_resource"] is None
     assert figures["ok"] is False
+    assert figures["last_update_s"] is None and figures["leftover_ready"] is None
+
+
+def test_supersede_completes_as_an_update_and_reports_its_own_figures() -> None:
+    supersede = SupersedeFigures(overlapped=4, last_update_s=0.12345, window=2,
+                                 first_starts_ms=1.5, last_starts_ms=1.25, leftover_ready=0,
+                                 leftover_sync_points=0, sampled_sync_points=20)
+    result = OperationResult(run=1, operation="supersede", wall_s=1.0, resources=10,
+                             critical_path_length=1, latency=0.05, statements=None,
+                             peak_rss_mib=50.0, statuses={"load-000": "UPDATE_COMPLETE"},
+                             supersede=supersede)
+    figures = result.figures()
+
+    assert result.ok
+    assert figures["last_update_s"] == 0.1235
+    assert (figures["first_starts_ms"], figures["last_starts_ms"]) == (1.5, 1.25)
+    assert (figures["starts_window"], figures["overlapped"]) == (2, 4)
+
+
+@pytest.mark.parametrize(("updates", "window"), [(1, 1), (2, 1), (5, 2), (9, 4), (10, 5), (50, 5)])
+def test_start_window_keeps_first_and_last_starts_apart(updates: int, window: int) -> None:
+    assert start_window(updates) == window
 
 
 def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
@@ -224,6 +249,36 @@ def test_script_runs_concurrent_stacks_with_latency_on_memory() -> None:
         assert line["statements_per_resource"] is None
 
 
+def test_script_supersedes_overlapping_updates_and_leaves_nothing_behind() -> None:
+    result = _run_script("--size", "20", "--path", "convergence", "--store", "memory",
+                         "--ops", "create,supersede,delete", "--supersede", "5",
+                         "--latency", "0.02", "--json")
+
+    assert result.returncode == 0, result.stderr
+    lines = _json_lines(result.stdout)
+    assert [line["operation"] for line in lines] == ["create", "supersede", "delete"]
+    create, supersede, delete = lines
+    assert supersede["statuses"] == {"load-000": "UPDATE_COMPLETE"}
+    assert (supersede["supersede"], supersede["supersede_interval"]) == (5, 0.02)
+    assert supersede["leftover_ready"] == 0
+    assert supersede["leftover_sync_points"] == 0 and supersede["sampled_sync_points"] > 0
+    assert supersede["starts_window"] == 2
+    assert 0 < supersede["last_update_s"] < supersede["wall_s"]
+    assert supersede["first_starts_ms"] > 0 and supersede["last_starts_ms"] > 0
+    assert 0 <= supersede["overlapped"] <= 4
+    for other in (create, delete):
+        assert other["last_update_s"] is None and other["leftover_ready"] is None
+
+
+def test_script_refuses_supersede_on_the_legacy_path_in_one_line() -> None:
+    result = _run_script("--ops", "create,supersede", "--path", "legacy")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("load.py: error: --ops supersede needs --path convergence")
+
+
 def test_script_rejects_a_bad_argument_in_one_line() -> None:
     result = _run_script("--size", "0")
 
@@ -237,7 +292,9 @@ def test_script_rejects_a_bad_argument_in_one_line() -> None:
 @pytest.mark.parametrize("argv", [
     ["--replace", "2"], ["--replace", "-0.1"], ["--latency", "nan"], ["--stacks", "0"],
     ["--ops", "update,delete"], ["--ops", "create,frobnicate"], ["--shape", "ring"],
-    ["--branching", "0"], ["--density", "-1"],
+    ["--branching", "0"], ["--density", "-1"], ["--ops", "create,supersede"],
+    ["--ops", "supersede,delete", "--path", "convergence"], ["--supersede", "0"],
+    ["--supersede-interval", "-0.5"],
 ])
 def test_bad_arguments_exit_2_with_one_line(argv: list[str],
                                             capsys: pytest.CaptureFixture[str]) -> None:
@@ -257,5 +314,6 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--shape", "--size", "--stacks", "--latency", "--replace", "--ops", "--path",
                    "--store", "--backend", "--repeat", "--seed", "--density", "--branching",
-                   "--json", "max_concurrent_actions", "statements"):
+                   "--json", "max_concurrent_actions", "statements", "--supersede",
+                   "--supersede-interval", "last_update_s", "leftover_ready"):
         assert option in out

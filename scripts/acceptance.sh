@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The performance checks of docs/benchmarks.md, one load.py run after another, as JSON lines.
+#
+#   bash scripts/acceptance.sh [OUT.jsonl] [PART...]
+#
+# PARTs (default: all): headline scaling latency concurrent supersede.
+# Runs take about 25 minutes in all on a 2-core machine; run nothing else meanwhile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-benchmarks.jsonl}
+shift || true
+parts=${*:-headline scaling latency concurrent supersede}
+python=${PYTHON:-.venv/bin/python}
+
+load() {
+    echo "+ scripts/load.py $*" >&2
+    "$python" scripts/load.py --json "$@" >>"$out"
+}
+
+for part in $parts; do
+    case $part in
+    headline)  # 1,000 flat OS::Heat::None on SQLite, both paths, three runs each
+        for path in convergence legacy; do
+            load --size 1000 --store sqlite --path "$path" --repeat 3
+        done ;;
+    scaling)  # time per resource at 10,000 against 1,000: every shape, path and store
+        for store in memory sqlite; do
+            for path in convergence legacy; do
+                for shape in flat chain diamond fanin fanout tree random; do
+                    for size in 1000 10000; do
+                        load --size "$size" --shape "$shape" --store "$store" --path "$path"
+                    done
+                done
+            done
+        done ;;
+    latency)  # random DAG of 500 with 50 ms per action: makespan against the critical path
+        for path in convergence legacy; do
+            load --size 500 --shape random --latency 0.05 --store memory --path "$path"
+        done
+        load --size 500 --shape random --latency 0.05 --store sqlite --path convergence ;;
+    concurrent)  # 100 stacks of 100 resources at once
+        for path in convergence legacy; do
+            load --stacks 100 --size 100 --store sqlite --path "$path"
+        done ;;
+    supersede)  # overlapping updates: 5 against 50 superseded traversals
+        for n in 5 50; do
+            load --size 200 --store sqlite --path convergence --latency 0.05 \
+                --ops create,supersede,delete --supersede "$n"
+        done ;;
+    *) echo "unknown part: $part" >&2; exit 2 ;;
+    esac
+done
