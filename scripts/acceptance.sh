@@ -42,10 +42,12 @@ for part in $parts; do
         for path in convergence legacy; do
             load --stacks 100 --size 100 --store sqlite --path "$path"
         done ;;
-    supersede)  # overlapping updates: 5 against 50 superseded traversals
+    supersede)  # overlapping updates: 5 against 50 superseded traversals. A chain, so that a
+                # superseded update leaves most of its work undone (on a flat stack every node
+                # starts at once, and updates 20 ms apart would queue more work than is done)
         for n in 5 50; do
-            load --size 200 --store sqlite --path convergence --latency 0.05 \
-                --ops create,supersede,delete --supersede "$n"
+            load --size 50 --shape chain --store sqlite --path convergence --latency 0.05 \
+                --ops create,supersede,delete --supersede "$n" --supersede-interval 0.1
         done ;;
     *) echo "unknown part: $part" >&2; exit 2 ;;
     esac
