@@ -424,10 +424,15 @@ class SQLiteStore:
     ) -> list[ReadyNode]:
         limit = max(limit, 0)  # SQLite reads a negative LIMIT as no limit
         args: tuple[object, ...]
+        peek_args: tuple[object, ...]
         if stack_id is None:
+            peek, peek_args = sql.ANY_CLAIMABLE, ()
             query, args = sql.CLAIM_READY, (engine_id, limit)
         else:
+            peek, peek_args = sql.ANY_STACK_CLAIMABLE, (stack_id,)
             query, args = sql.CLAIM_STACK_READY, (engine_id, limit, stack_id)
+        if limit == 0 or not await self._call(lambda c: c.execute(peek, peek_args).fetchone()):
+            return []
         rows = await self._write(lambda c: c.execute(query, args).fetchall())
         return sql.ready_from_rows(rows)
 

@@ -368,6 +368,11 @@ UPDATE ready_nodes SET claimed_by = ?1 WHERE seq IN (
     WHERE stack_id = ?3 AND claimed_by IS NULL AND parked_on IS NULL
     ORDER BY seq LIMIT ?2)
 RETURNING {_READY_COLUMNS}"""
+# A read first: the common answer of a poll is "nothing to claim", which needs no write.
+ANY_CLAIMABLE = "SELECT 1 FROM ready_nodes WHERE claimed_by IS NULL AND parked_on IS NULL LIMIT 1"
+ANY_STACK_CLAIMABLE = """
+SELECT 1 FROM ready_nodes WHERE stack_id = ? AND claimed_by IS NULL AND parked_on IS NULL
+LIMIT 1"""
 RELEASE_CLAIMS = "UPDATE ready_nodes SET claimed_by = NULL WHERE claimed_by = ?"
 FINISH_READY = "DELETE FROM ready_nodes WHERE traversal_id = ? AND phase = ? AND ref = ?"
 # Parks only while the resource is locked, so `unlock_resource` is sure to unpark it.

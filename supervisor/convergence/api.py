@@ -105,9 +105,13 @@ async def cancel(engine: Engine, stack: StackRecord, rollback: bool) -> StackRec
     if traversal is None or stack.status is not Status.IN_PROGRESS:
         raise StateError(f"stack {stack.name!r} is {stack.action.value}_{stack.status.value}: "
                          "there is no operation in progress to cancel", stack=stack.name)
-    await engine.store.cancel_traversal(traversal.id)
     wanted = rollback and (traversal.action is Action.UPDATE or traversal.rollback_on_failure)
+    # Fail (or start the rollback) first, then flag the traversal so that workers cancel its
+    # running actors: a crash in between leaves the stack failed or rolling back, and those
+    # actors merely run to their end, where the other order left an IN_PROGRESS stack whose
+    # work was cancelled, reported later as "Engine went down".
     ended = await traversals.fail(engine, stack, traversal, "cancelled", rollback=wanted)
+    await engine.store.cancel_traversal(traversal.id)
     return stack if ended is None else ended
 
 

@@ -43,7 +43,9 @@ class Worker:
 
     def __post_init__(self) -> None:
         self._group: TaskGroup | None = None
-        self._running: dict[RunKey, anyio.CancelScope] = {}
+        #: the cancel scope of each node running here, by traversal (a cancel is per traversal)
+        self._running: dict[str, dict[NodeKey, anyio.CancelScope]] = {}
+        self._busy = 0
         #: entries claimed for us again while their previous run was still ending
         self._again: dict[RunKey, ReadyNode] = {}
         self._wake = anyio.Event()
@@ -86,19 +88,21 @@ class Worker:
 
     @property
     def busy(self) -> int:
-        return len(self._running)
+        return self._busy
 
     def _spawn(self, entry: ReadyNode) -> None:
         key = (entry.traversal_id, entry.node)
         if self._group is None:
             return
-        if key in self._running:
+        running = self._running.setdefault(entry.traversal_id, {})
+        if entry.node in running:
             # e.g. a node that has just parked, unparked by an unlock before its run ended:
             # the entry is claimed for us, so run it again once that run is over
             self._again[key] = entry
             return
         scope = anyio.CancelScope()
-        self._running[key] = scope
+        running[entry.node] = scope
+        self._busy += 1
         self._group.start_soon(self._run, entry, scope)
 
     async def _run(self, entry: ReadyNode, scope: anyio.CancelScope) -> None:
@@ -109,9 +113,12 @@ class Worker:
                 with anyio.CancelScope(shield=True):
                     await self._interrupted(entry)
         finally:
-            key = (entry.traversal_id, entry.node)
-            self._running.pop(key, None)
-            again = self._again.pop(key, None)
+            running = self._running[entry.traversal_id]
+            del running[entry.node]
+            if not running:
+                del self._running[entry.traversal_id]
+            self._busy -= 1
+            again = self._again.pop((entry.traversal_id, entry.node), None)
             if again is not None:
                 self._spawn(again)
 
@@ -165,13 +172,10 @@ class Worker:
                 await self.recover()
 
     async def _cancel_requested(self) -> None:
-        by_traversal: dict[str, list[anyio.CancelScope]] = {}
-        for (traversal_id, _), scope in list(self._running.items()):
-            by_traversal.setdefault(traversal_id, []).append(scope)
-        for traversal_id, scopes in by_traversal.items():
+        for traversal_id in list(self._running):
             traversal = await self.engine.store.get_traversal(traversal_id)
             if traversal is not None and traversal.cancelled:
-                for scope in scopes:
+                for scope in list(self._running.get(traversal_id, {}).values()):
                     scope.cancel()
 
     async def recover(self) -> None:
