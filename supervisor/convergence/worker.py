@@ -6,12 +6,15 @@ ready node is claimed from the store (`claim_ready`), woken by `wake()` or by
 the poll interval. A worker started for one stack (the CLI) claims only that
 stack's nodes; `convergent engine` claims every stack's.
 
-Every `poll_interval` the worker also looks after the traversals it serves:
-it cancels the in-flight actors of a cancelled traversal, fails a traversal
-whose deadline passed, and, less often, recovers work from dead engines:
-their claims are released, resources they locked and that nodes are parked
-on are unlocked, and an IN_PROGRESS traversal left with no ready node at all
-(an engine died while handling a failure) is failed with a reason that says so.
+Every `poll_interval` the worker also cancels the in-flight actors of a
+cancelled traversal. Less often (every heartbeat interval, and at least every
+`RECOVERY_EVERY` polls: an engine cannot be found dead faster than heartbeats
+age) it fails the traversals whose deadline passed and recovers work from dead
+engines: their claims are released, resources they locked and that nodes are
+parked on are unlocked, and an IN_PROGRESS traversal left with no ready node at
+all (an engine died while handling a failure) is failed with a reason that
+says so. A process running a hundred stacks runs a hundred workers, so this
+scan must stay rare.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class Worker:
         #: the cancel scope of each node running here, by traversal (a cancel is per traversal)
         self._running: dict[str, dict[NodeKey, anyio.CancelScope]] = {}
         self._busy = 0
+        config = self.engine.config
+        self._recovery_every = max(RECOVERY_EVERY,
+                                   round(config.heartbeat_interval / config.poll_interval))
         #: entries claimed for us again while their previous run was still ending
         self._again: dict[RunKey, ReadyNode] = {}
         self._wake = anyio.Event()
@@ -168,7 +174,7 @@ class Worker:
             await anyio.sleep(self.engine.config.poll_interval)
             await self._cancel_requested()
             rounds += 1
-            if rounds % RECOVERY_EVERY == 0:
+            if rounds % self._recovery_every == 0:
                 await self.recover()
 
     async def _cancel_requested(self) -> None:
