@@ -1,0 +1,77 @@
+"""Markdown tables from `load.py --json` lines: `python -m scripts.loadgen.summary FILE...`.
+
+Prints the 10,000-against-1,000 scaling table (time per resource at each
+size and their ratio, the median of repeated runs) and one row per other run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+Line = dict[str, Any]
+#: the ratio of time per resource at 10,000 to 1,000 the issue allows
+SCALING_LIMIT = 1.3
+
+
+def read(paths: Iterable[str]) -> list[Line]:
+    lines: list[Line] = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            lines.extend(json.loads(text) for text in handle if text.strip())
+    return lines
+
+
+def scaling_rows(lines: list[Line]) -> Iterator[str]:
+    """One row per (store, path, shape, operation) measured at both 1,000 and 10,000."""
+    walls: dict[tuple[str, ...], dict[int, list[Line]]] = defaultdict(lambda: defaultdict(list))
+    for line in lines:
+        if line["stacks"] == 1 and not line["latency"] and line["size"] in (1000, 10000):
+            key = (line["store"], line["path"], line["shape"], line["operation"])
+            walls[key][line["size"]].append(line)
+    yield ("| store | path | shape | op | ms/res at 1k | ms/res at 10k | 10k / 1k "
+           "| stmts/res | peak RSS at 10k |")
+    yield "|---|---|---|---|---:|---:|---:|---:|---:|"
+    for key in sorted(walls):
+        small, large = walls[key][1000], walls[key][10000]
+        if not small or not large:
+            continue
+        per_small = statistics.median(line["wall_s"] for line in small)
+        per_large = statistics.median(line["wall_s"] for line in large) / 10
+        ratio = per_large / per_small
+        flag = " (over)" if ratio > SCALING_LIMIT else ""
+        statements = large[0]["statements_per_resource"]
+        shown = "-" if statements is None else f"{statements:.1f}"
+        yield (f"| {' | '.join(key)} | {per_small:.3f} | {per_large:.3f} | {ratio:.2f}{flag} "
+               f"| {shown} | {max(line['peak_rss_mib'] for line in large):.0f} MiB |")
+
+
+def other_rows(lines: list[Line]) -> Iterator[str]:
+    """Runs with latency, several stacks, or a supersede."""
+    yield ("| path | store | shape | size x stacks | latency | op | wall s | crit. path s "
+           "| wall / crit. | peak RSS | status |")
+    yield "|---|---|---|---|---:|---|---:|---:|---:|---:|---|"
+    for line in lines:
+        if not (line["latency"] or line["stacks"] > 1 or line["operation"] == "supersede"):
+            continue
+        ratio = line["makespan_ratio"]
+        yield (f"| {line['path']} | {line['store']} | {line['shape']} "
+               f"| {line['size']} x {line['stacks']} | {line['latency']} | {line['operation']} "
+               f"| {line['wall_s']:.2f} | {line['critical_path_s']:.2f} "
+               f"| {'-' if ratio is None else f'{ratio:.2f}'} | {line['peak_rss_mib']:.0f} MiB "
+               f"| {line['status']} |")
+
+
+def main(argv: list[str]) -> None:
+    lines = read(argv)
+    print("\n".join(scaling_rows(lines)))
+    print()
+    print("\n".join(other_rows(lines)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
