@@ -31,7 +31,8 @@ def scaling_rows(lines: list[Line]) -> Iterator[str]:
     walls: dict[tuple[str, ...], dict[int, list[Line]]] = defaultdict(lambda: defaultdict(list))
     for line in lines:
         if line["stacks"] == 1 and not line["latency"] and line["size"] in (1000, 10000):
-            key = (line["store"], line["path"], line["shape"], line["operation"])
+            key: tuple[str, ...] = (line["store"], line["path"], line["shape"],
+                                    line["operation"])
             walls[key][line["size"]].append(line)
     yield ("| store | path | shape | op | ms/res at 1k | ms/res at 10k | 10k / 1k "
            "| stmts/res | peak RSS at 10k |")
