@@ -317,3 +317,25 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
                    "--json", "max_concurrent_actions", "statements", "--supersede",
                    "--supersede-interval", "last_update_s", "leftover_ready"):
         assert option in out
+
+
+def test_summary_compares_time_per_resource_at_both_sizes(tmp_path: Path) -> None:
+    from scripts.loadgen import summary
+
+    def line(size: int, wall: float, **changes: object) -> str:
+        base = {"store": "sqlite", "path": "convergence", "shape": "flat", "operation": "create",
+                "size": size, "stacks": 1, "latency": 0.0, "wall_s": wall,
+                "statements_per_resource": 17.0, "peak_rss_mib": 80.0,
+                "critical_path_s": 0.0, "makespan_ratio": None, "status": "CREATE_COMPLETE"}
+        return json.dumps({**base, **changes})
+
+    results = tmp_path / "runs.jsonl"
+    results.write_text("\n".join([line(1000, 1.0), line(1000, 3.0), line(1000, 2.0),
+                                  line(10000, 30.0),
+                                  line(500, 1.2, latency=0.05, critical_path_s=1.0,
+                                       makespan_ratio=1.2)]) + "\n")
+    rows = list(summary.scaling_rows(summary.read([str(results)])))
+    assert rows[2] == "| sqlite | convergence | flat | create | 2.000 | 3.000 | 1.50 (over) " \
+                      "| 17.0 | 80 MiB |"
+    others = list(summary.other_rows(summary.read([str(results)])))
+    assert len(others) == 3 and "| 1.20 |" in others[2]
