@@ -23,6 +23,9 @@ from supervisor.engine import Engine
 from supervisor.errors import InputError, StateError
 from supervisor.template import CompiledTemplate
 
+#: poll intervals between two reads of a settling stack when nothing signalled its end
+SETTLE_POLLS = 5
+
 
 async def run_plan(engine: Engine, stack: StackRecord, plan: Plan,
                    only_if: Callable[[StackRecord], bool] | None = None) -> StackRecord:
@@ -38,12 +41,13 @@ async def run_plan(engine: Engine, stack: StackRecord, plan: Plan,
 async def settled(engine: Engine, stack: StackRecord, worker: Worker) -> StackRecord:
     """Wait until the stack leaves IN_PROGRESS; a deleted stack is reported DELETE_COMPLETE.
 
-    The store is read again as soon as `worker` completes a traversal, and every poll
-    interval (a failure, or another process, may end it too). A failure is not signalled:
-    the failing node's siblings on this worker still record how they were interrupted."""
+    The store is read again as soon as `worker` has ended a traversal (and none of its nodes
+    runs here any more), and otherwise every `SETTLE_POLLS` poll intervals: another process
+    may end it. A hundred stacks settling in one process must not poll the store a hundred
+    times per interval."""
     last = stack
     while True:
-        completed = worker.traversal_completed()
+        ended = worker.traversal_ended()
         fresh = await engine.store.get_stack(stack.id)
         if fresh is None:
             return dataclasses.replace(last, action=Action.DELETE, status=Status.COMPLETE,
@@ -51,8 +55,8 @@ async def settled(engine: Engine, stack: StackRecord, worker: Worker) -> StackRe
         last = fresh
         if fresh.status is not Status.IN_PROGRESS:
             return fresh
-        with anyio.move_on_after(engine.config.poll_interval):
-            await completed.wait()
+        with anyio.move_on_after(engine.config.poll_interval * SETTLE_POLLS):
+            await ended.wait()
 
 
 async def create(engine: Engine, stack: StackRecord, template: TemplateRecord,

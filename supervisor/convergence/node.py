@@ -57,8 +57,8 @@ class Host(Protocol):
     def adopt(self, entries: Sequence[ReadyNode]) -> None:
         """Run entries this engine has just claimed (made ready or unparked by us)."""
 
-    def completed(self) -> None:
-        """The stack node has just completed its traversal (nothing of it runs any more)."""
+    def ended(self, traversal_id: str) -> None:
+        """A node has just completed or failed its traversal."""
 
 
 class Parked(Exception):
@@ -79,7 +79,7 @@ async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> No
     stack, traversal = state.stack, state.traversal
     if entry.node.phase is Phase.STACK:
         await traversals.complete(host.engine, stack, traversal)
-        host.completed()
+        host.ended(traversal.id)
         return
     if traversal.deadline is not None:
         scope.deadline = anyio.current_time() + (traversal.deadline - host.engine.now())
@@ -95,6 +95,7 @@ async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> No
         await traversals.fail(host.engine, stack, traversal, failure,
                               on_ready=lambda: None)
         await store.finish_ready(entry.traversal_id, entry.node)
+        host.ended(traversal.id)
 
 
 def _current(stack: StackRecord, traversal: TraversalRecord) -> bool:

@@ -36,6 +36,8 @@ from supervisor.template import CompiledTemplate
 RunKey = tuple[str, NodeKey]
 CLAIM_BATCH = 256
 RECOVERY_EVERY = 10
+#: an idle worker polls the ready queue at most this many poll intervals apart
+IDLE_POLLS = 10
 
 
 @dataclasses.dataclass
@@ -55,7 +57,9 @@ class Worker:
         #: entries claimed for us again while their previous run was still ending
         self._again: dict[RunKey, ReadyNode] = {}
         self._wake = anyio.Event()
-        self._completed = anyio.Event()
+        self._ended = anyio.Event()
+        #: traversals ended (completed or failed) here, signalled once none of their nodes runs
+        self._ending: set[str] = set()
         self._compiled: dict[str, CompiledTemplate] = {}
         self._compiling: dict[str, anyio.Lock] = {}
         self._suspect_stalled: set[str] = set()
@@ -84,13 +88,22 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
-    def traversal_completed(self) -> anyio.Event:
-        """An event set the next time a node run by this worker completes a traversal."""
-        return self._completed
+    def traversal_ended(self) -> anyio.Event:
+        """An event set the next time a traversal that this worker completed or failed has no
+        node running here any more (so every interrupted node has recorded why)."""
+        return self._ended
 
-    def completed(self) -> None:
-        self._completed.set()
-        self._completed = anyio.Event()
+    def ended(self, traversal_id: str) -> None:
+        """This worker has just completed or failed `traversal_id`."""
+        self._ending.add(traversal_id)
+        self._signal_ended()
+
+    def _signal_ended(self) -> None:
+        settled = {t for t in self._ending if t not in self._running}
+        if settled:
+            self._ending -= settled
+            self._ended.set()
+            self._ended = anyio.Event()
 
     @property
     def busy(self) -> int:
@@ -123,6 +136,7 @@ class Worker:
             del running[entry.node]
             if not running:
                 del self._running[entry.traversal_id]
+                self._signal_ended()
             self._busy -= 1
             again = self._again.pop((entry.traversal_id, entry.node), None)
             if again is not None:
@@ -136,6 +150,7 @@ class Worker:
         if traversal is not None and stack is not None and traversal.deadline is not None \
                 and self.engine.now() >= traversal.deadline:
             await traversals.fail(self.engine, stack, traversal, "Timed out")
+            self.ended(traversal.id)
         await store.finish_ready(entry.traversal_id, entry.node)
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
@@ -155,7 +170,11 @@ class Worker:
                 await self.engine.store.release_claims(self.engine.id)
 
     async def _claim_loop(self) -> None:
+        """Claim whenever woken, and poll: every `poll_interval` while claims find work, less
+        often (up to `IDLE_POLLS` intervals apart) while they find none. Nodes this process
+        makes ready never wait for a poll: they are adopted, or `wake()` is called."""
         limit = max(1, self.engine.config.max_concurrent_actions * 4)
+        idle = 0
         while True:
             claimed: list[ReadyNode] = []
             free = limit - self.busy
@@ -163,8 +182,9 @@ class Worker:
                 claimed = await self.engine.store.claim_ready(
                     self.engine.id, min(free, CLAIM_BATCH), self.stack_id)
                 self.adopt(claimed)
+            idle = 0 if claimed else min(idle + 1, IDLE_POLLS)
             if len(claimed) < min(free, CLAIM_BATCH) or free <= 0:
-                with anyio.move_on_after(self.engine.config.poll_interval):
+                with anyio.move_on_after(self.engine.config.poll_interval * max(1, idle)):
                     await self._wake.wait()
                 self._wake = anyio.Event()
 
@@ -213,6 +233,7 @@ class Worker:
         if traversal.deadline is not None and self.engine.now() >= traversal.deadline:
             await store.cancel_traversal(traversal.id)
             await traversals.fail(self.engine, stack, traversal, "Timed out")
+            self.ended(traversal.id)
             return
         ready = await store.list_ready(stack.id)
         for entry in ready:
@@ -229,6 +250,7 @@ class Worker:
         elif traversal.id in self._suspect_stalled:
             await traversals.fail(self.engine, stack, traversal,
                                   f"Engine went down during stack {stack.action.value}")
+            self.ended(traversal.id)
         else:
             self._suspect_stalled.add(traversal.id)
 
