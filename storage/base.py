@@ -298,9 +298,11 @@ class Store(Protocol):
         engine_id: str,
         unlock: Sequence[str],
         deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+        save: tuple[ResourceRecord, EventRecord] | None = None,
     ) -> list[ReadyNode]:
-        """A node's last step, in one transaction: `unlock_resource(r, engine_id)` for each of
-        `unlock`, `deliver(traversal_id, node, deliveries, claimant=engine_id)`, then
+        """A node's last step, in one transaction: `save_resource(*save)` if given (the state
+        the node ends with), `unlock_resource(r, engine_id)` for each of `unlock`,
+        `deliver(traversal_id, node, deliveries, claimant=engine_id)`, then
         `finish_ready(traversal_id, node)`. Returns the entries unparked (in `unlock` order,
         each resource's oldest first), then those made ready, all claimed for `engine_id`."""
         ...

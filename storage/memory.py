@@ -187,6 +187,11 @@ class MemoryStore:
         self, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
     ) -> None:
         await checkpoint()
+        self._save_resources(resources, events)
+
+    def _save_resources(
+        self, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
+    ) -> None:
         missing = [r.id for r in resources if r.id not in self._resources]
         if missing:
             raise NotFound(f"no resource {missing[0]!r}")
@@ -399,8 +404,11 @@ class MemoryStore:
         engine_id: str,
         unlock: Sequence[str],
         deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+        save: tuple[ResourceRecord, EventRecord] | None = None,
     ) -> list[ReadyNode]:
         await checkpoint()
+        if save is not None:
+            self._save_resources([save[0]], [save[1]])
         entries = [e for r in unlock for e in self._unlock(r, engine_id, None)]
         entries += self._traversals.deliver(traversal_id, node, deliveries, engine_id)
         self._traversals.finish(traversal_id, node)

@@ -278,15 +278,7 @@ class SQLiteStore:
     async def save_resources(
         self, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
     ) -> None:
-        def save(conn: Connection) -> None:
-            with _constraints("a resource id cannot change"):
-                rows = map(sql.resource_save_row, resources)
-                updated = conn.executemany(sql.SAVE_RESOURCE, rows).rowcount
-            if updated != len(resources):
-                raise NotFound(f"no resource {_first_missing(conn, resources)!r}")
-            _insert_events(conn, events)
-
-        await self._write(save)
+        await self._write(functools.partial(_save_resources, resources=resources, events=events))
 
     async def get_resource(self, resource_id: str) -> ResourceRecord | None:
         row = await self._call(lambda c: c.execute(sql.GET_RESOURCE, (resource_id,)).fetchone())
@@ -482,10 +474,13 @@ class SQLiteStore:
         engine_id: str,
         unlock: Sequence[str],
         deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
+        save: tuple[ResourceRecord, EventRecord] | None = None,
     ) -> list[ReadyNode]:
         key = (traversal_id, node.phase.value, node.ref)
 
         def finish(conn: Connection) -> list[ReadyNode]:
+            if save is not None:
+                _save_resources(conn, [save[0]], [save[1]])
             entries = [e for r in unlock for e in _unlock(r, engine_id, engine_id, conn)]
             entries += _deliver(traversal_id, node, deliveries, engine_id, conn)
             conn.execute(sql.FINISH_READY, key)
@@ -709,6 +704,17 @@ def _insert_traversal(
     ready = [sql.start_ready_row(p) for p in sync_points if p.remaining == 0]
     conn.executemany(sql.INSERT_READY, ready)
     conn.executemany(sql.INSERT_RESOURCE, map(sql.resource_row, new_resources))
+
+
+def _save_resources(
+    conn: Connection, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
+) -> None:
+    with _constraints("a resource id cannot change"):
+        rows = map(sql.resource_save_row, resources)
+        updated = conn.executemany(sql.SAVE_RESOURCE, rows).rowcount
+    if updated != len(resources):
+        raise NotFound(f"no resource {_first_missing(conn, resources)!r}")
+    _insert_events(conn, events)
 
 
 def _first_missing(conn: Connection, resources: Sequence[ResourceRecord]) -> str:

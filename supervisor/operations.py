@@ -46,6 +46,9 @@ class OperationScope:
     stack: StackRecord
     #: event-loop time at which the stack operation times out
     deadline: float = math.inf
+    #: persists the COMPLETE state that ends a create or update, instead of `save_resource`
+    #: (the convergence path saves it in the same write as the node's deliveries)
+    finish: Callable[[ResourceRecord, EventRecord], Awaitable[None]] | None = None
 
     def interruption(self) -> str:
         return "timed out" if anyio.current_time() >= self.deadline else "cancelled"
@@ -82,12 +85,16 @@ def event_for(row: ResourceRecord) -> EventRecord:
 
 
 async def transition(scope: OperationScope, row: ResourceRecord, action: Action, status: Status,
-                     reason: str, **changes: Any) -> ResourceRecord:
-    """Persist the row in its new state together with the event that reports it."""
+                     reason: str, *, final: bool = False, **changes: Any) -> ResourceRecord:
+    """Persist the row in its new state together with the event that reports it (through
+    `scope.finish` for the `final` state of a create or update, when the scope has one)."""
     updated = dataclasses.replace(row, action=action, status=status, reason=reason,
                                   updated_at=time.time(), **changes)
     event = event_for(updated)
-    await scope.engine.store.save_resource(updated, event)
+    if final and scope.finish is not None:
+        await scope.finish(updated, event)
+    else:
+        await scope.engine.store.save_resource(updated, event)
     scope.engine.published(event)
     scope.engine.log.info(f"resource.{action.value.lower()}.{status.value.lower()}",
                           stack=scope.stack.name, resource=row.name, reason=reason or None)
@@ -141,6 +148,7 @@ async def create(scope: OperationScope, row: ResourceRecord, props: Mapping[str,
                                   "not Created")
         return Outcome(failed)
     done = await transition(scope, row, Action.CREATE, Status.COMPLETE, COMPLETE_REASON,
+                            final=True,
                             physical_id=result.physical_id, attributes=dict(result.attributes))
     return Outcome(done)
 
@@ -163,6 +171,7 @@ async def update(scope: OperationScope, row: ResourceRecord, props: Mapping[str,
     if isinstance(result, ResourceRecord):
         return Outcome(result)
     done = await transition(scope, started, Action.UPDATE, Status.COMPLETE, COMPLETE_REASON,
+                            final=True,
                             properties=dict(props), attributes=dict(result), requires=requires)
     return Outcome(done)
 

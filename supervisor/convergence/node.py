@@ -29,6 +29,7 @@ import anyio
 from actors import Replacement
 from storage import (
     Action,
+    EventRecord,
     NodeKey,
     NodeState,
     Phase,
@@ -115,8 +116,11 @@ class NodeRun:
         self.sync = self.state.sync_point
         self.engine = self.host.engine
         self.store = self.engine.store
-        self.op = OperationScope(self.engine, self.stack, self.deadline)
+        # a create or update ends the node: its COMPLETE state is saved with the deliveries
+        self.op = OperationScope(self.engine, self.stack, self.deadline,
+                                 finish=self._finish_with)
         self.held: list[str] = []
+        self.finished = False
 
     async def run(self) -> str | None:
         """Do the node's work; returns the failure reason (its locks released, its entry left
@@ -133,7 +137,8 @@ class NodeRun:
             raise
         with anyio.CancelScope(shield=True):
             if failure is None:
-                await self._finish(data)
+                if not self.finished:
+                    await self._finish(data)
             else:
                 await self._unlock_all()
         return failure
@@ -377,14 +382,22 @@ class NodeRun:
 
     # delivery
 
-    async def _finish(self, data: Mapping[str, Any]) -> None:
+    async def _finish(self, data: Mapping[str, Any],
+                      save: tuple[ResourceRecord, EventRecord] | None = None) -> None:
         deliveries = [(succ, data if succ.phase is Phase.UPDATE else {})
                       for succ in self.sync.successors]
         held, self.held = self.held, []
         claimed = await self.store.finish_node(self.traversal.id, self.entry.node,
-                                               self.engine.id, held, deliveries)
+                                               self.engine.id, held, deliveries, save)
+        self.finished = True
         if claimed:
             self.host.adopt(claimed)
+
+    async def _finish_with(self, row: ResourceRecord, event: EventRecord) -> None:
+        """Save the COMPLETE state that ends the node's create or update, release its locks,
+        deliver and remove its entry: one store write (`OperationScope.finish`)."""
+        with anyio.CancelScope(shield=True):
+            await self._finish(_data(row), (row, event))
 
 
 def _data(row: ResourceRecord) -> dict[str, Any]:

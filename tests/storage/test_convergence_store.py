@@ -1000,6 +1000,40 @@ async def test_sqlite_convergence_state_survives_reopening(tmp_path: Path) -> No
         await reopened.close()
 
 
+async def test_finish_node_saves_the_final_state_in_the_same_write(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (B, 1))
+    db = await locked(store, walk, "engine-a")
+    assert await store.claim_ready("engine-a", 1) == [ready(walk, A, "engine-a")]
+    row = await store.get_resource(db)
+    assert row is not None
+    done = dataclasses.replace(row, action=Action.CREATE, status=Status.COMPLETE,
+                               physical_id="phys-1")
+    final = event(owner, resource_id=db, status=Status.COMPLETE)
+    claimed_now = await store.finish_node(walk.id, A, "engine-a", [db], [(B, {"row_id": db})],
+                                          save=(done, final))
+    assert claimed_now == [ready(walk, B, "engine-a")]
+    assert await store.get_resource(db) == dataclasses.replace(done, engine_id=None)
+    assert [(e.resource_id, e.status) for e in await store.list_events(owner.id)] == [
+        (db, Status.COMPLETE)]
+
+
+async def test_finish_node_with_a_missing_row_to_save_writes_nothing(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (B, 1))
+    db = await locked(store, walk, "engine-a")
+    await store.claim_ready("engine-a", 1)
+    ghost = resource(owner, name="ghost")
+    with pytest.raises(NotFound):
+        await store.finish_node(walk.id, A, "engine-a", [db], [(B, {})],
+                                save=(ghost, event(owner)))
+    point = await store.get_sync_point(walk.id, B)
+    assert point is not None and point.remaining == 1
+    locked_row = await store.get_resource(db)
+    assert locked_row is not None and locked_row.engine_id == "engine-a"
+    assert await store.list_events(owner.id) == []
+
+
 async def test_finish_node_unlocks_delivers_and_removes_the_entry_at_once(store: Store) -> None:
     owner = await created(store)
     walk = await started(store, owner, (A, 0), (B, 0), (C, 1), (D, 2))
