@@ -20,6 +20,7 @@ scan must stay rare.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -51,6 +52,9 @@ class Worker:
         #: the cancel scope of each node running here, by traversal (a cancel is per traversal)
         self._running: dict[str, dict[NodeKey, anyio.CancelScope]] = {}
         self._busy = 0
+        #: nodes running at once at most: node tasks beyond it wait in `_queued`
+        self.limit = max(1, self.engine.config.max_concurrent_actions * 4)
+        self._queued: deque[ReadyNode] = deque()
         config = self.engine.config
         self._recovery_every = max(RECOVERY_EVERY,
                                    round(config.heartbeat_interval / config.poll_interval))
@@ -82,8 +86,13 @@ class Worker:
         self._compiled.setdefault(template_id, compiled)
 
     def adopt(self, entries: Sequence[ReadyNode]) -> None:
+        """Run entries claimed for this engine; beyond `limit` running nodes they wait here, in
+        order (a fan-out can make ten thousand ready at once, each task costing memory)."""
         for entry in entries:
-            self._spawn(entry)
+            if self._busy < self.limit:
+                self._spawn(entry)
+            else:
+                self._queued.append(entry)
 
     def wake(self) -> None:
         self._wake.set()
@@ -107,7 +116,8 @@ class Worker:
 
     @property
     def busy(self) -> int:
-        return self._busy
+        """Nodes running or waiting here to run."""
+        return self._busy + len(self._queued)
 
     def _spawn(self, entry: ReadyNode) -> None:
         key = (entry.traversal_id, entry.node)
@@ -141,6 +151,8 @@ class Worker:
             again = self._again.pop((entry.traversal_id, entry.node), None)
             if again is not None:
                 self._spawn(again)
+            while self._queued and self._busy < self.limit:
+                self._spawn(self._queued.popleft())
 
     async def _interrupted(self, entry: ReadyNode) -> None:
         """A node's actor was cancelled: by the traversal's deadline or by a stack cancel."""
@@ -173,11 +185,10 @@ class Worker:
         """Claim whenever woken, and poll: every `poll_interval` while claims find work, less
         often (up to `IDLE_POLLS` intervals apart) while they find none. Nodes this process
         makes ready never wait for a poll: they are adopted, or `wake()` is called."""
-        limit = max(1, self.engine.config.max_concurrent_actions * 4)
         idle = 0
         while True:
             claimed: list[ReadyNode] = []
-            free = limit - self.busy
+            free = self.limit - self.busy
             if free > 0:
                 claimed = await self.engine.store.claim_ready(
                     self.engine.id, min(free, CLAIM_BATCH), self.stack_id)

@@ -127,3 +127,27 @@ async def test_an_engine_stopping_mid_node_releases_the_nodes_its_unlock_claimed
             await trio.sleep(0.01)
         first_process.cancel()  # Ctrl-C while `a` is locked and the update parked on it
     assert (results[0].action, results[0].status) == (Action.UPDATE, Status.COMPLETE)
+
+
+@pytest.mark.trio
+async def test_a_fan_out_wider_than_the_worker_limit_waits_its_turn_and_completes(
+        autojump_clock: object) -> None:
+    """A node that makes 40 nodes ready at once, on an engine allowed 1 action (so its worker
+    runs at most 4 nodes at once): the others wait in the worker and all of them run."""
+    from supervisor.convergence.worker import Worker
+    from tests.support import test_config
+
+    resources: dict[str, Any] = {"root": {"type": "OS::Heat::None"}}
+    resources.update({f"leaf{i:02d}": {"type": "OS::Heat::None", "depends_on": "root"}
+                      for i in range(40)})
+    store = await open_store("memory://")
+    config = test_config(max_concurrent_actions=1)
+    async with engine_on(store, registry_with(CallLog()), config) as engine:
+        assert Worker(engine).limit == 4
+        stack = await stacks.create_stack(engine, "fan", inputs(hot(resources)),
+                                          stacks.CreateOptions(convergence=True))
+        assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+        rows = await store.list_resources(stack.id)
+        assert len(rows) == 41
+        assert {(r.action, r.status) for r in rows} == {(Action.CREATE, Status.COMPLETE)}
+        assert await store.list_ready(stack.id) == []
