@@ -67,11 +67,12 @@ figures, per run and operation (resources = size x stacks):
   status         each stack's final state; exit status 1 unless every operation
                  ended *_COMPLETE on every stack
 
-engine configuration: the defaults, except max_resources_per_stack >= size and
-max_concurrent_actions = max(64, size x stacks), so every ready resource of every
-stack can run at once: concurrency is never capped below the graph's width.
-(The legacy path still walks each stack one resource at a time, by design.) The
-convergence path notices a settled stack by polling every poll_interval (0.05 s).
+engine configuration: the defaults (max_concurrent_actions 64, so a convergence
+worker runs at most 256 nodes at once), except max_resources_per_stack >= size
+and, with --latency, max_concurrent_actions = max(64, size x stacks): actions
+that wait are then never capped below the graph's width, so the wall time is
+measured against the critical path and not against the limiter. (The legacy
+path still walks each stack one resource at a time, by design.)
 
 supersede (--ops create,supersede,delete --path convergence --latency 0.05):
   after create (and update, if asked), each stack gets --supersede updates, each to

@@ -1,9 +1,10 @@
 """Driving the engine in-process: each run opens a fresh store and engine and applies every
 operation to all of its stacks at once, timing each operation.
 
-The engine's action limiter is raised to the number of resources of all stacks
-together, so no ready resource ever waits for a slot: with latency, the wall
-time can then approach the critical-path bound. The engine sees the store through
+The engine runs with its default limits, except that stacks may be as large as
+asked and, with a latency, the action limiter is raised to the number of
+resources of all stacks together, so no waiting action holds up a ready one: the
+wall time can then approach the critical-path bound. The engine sees the store through
 a `StartClock`, which times traversal starts for the supersede operation.
 """
 
@@ -59,11 +60,12 @@ def workload(spec: LoadSpec) -> Workload:
 
 
 def engine_config(spec: LoadSpec, url: str) -> Config:
-    """Defaults, except limits large enough for the load: no stack too big, no action queued."""
-    return Config(db=url,
-                  max_resources_per_stack=max(spec.size, Limits.max_resources),
-                  max_concurrent_actions=max(Config.max_concurrent_actions,
-                                             spec.size * spec.stacks))
+    """Defaults, except no stack too big and, when actions take time, none queued."""
+    actions = Config.max_concurrent_actions
+    if spec.latency > 0:
+        actions = max(actions, spec.size * spec.stacks)
+    return Config(db=url, max_resources_per_stack=max(spec.size, Limits.max_resources),
+                  max_concurrent_actions=actions)
 
 
 async def run_load(spec: LoadSpec, workdir: Path) -> list[OperationResult]:
