@@ -127,21 +127,26 @@ class NodeRun:
         for the caller), or None once it has finished: locks released, successors delivered
         to and its ready entry removed, in one store write."""
         try:
-            if self.entry.node.phase is Phase.CLEANUP:
-                failure, data = await self._cleanup()
-            else:
-                failure, data = await self._update()
-        except BaseException:
+            try:
+                if self.entry.node.phase is Phase.CLEANUP:
+                    failure, data = await self._cleanup()
+                else:
+                    failure, data = await self._update()
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._unlock_all()
+                raise
             with anyio.CancelScope(shield=True):
-                await self._unlock_all()
-            raise
-        with anyio.CancelScope(shield=True):
-            if failure is None:
-                if not self.finished:
-                    await self._finish(data)
-            else:
-                await self._unlock_all()
-        return failure
+                if failure is None:
+                    if not self.finished:
+                        await self._finish(data)
+                else:
+                    await self._unlock_all()
+            return failure
+        finally:
+            # the scope's hook refers back to this run: without this, every node would stay
+            # in memory until a full garbage collection
+            self.op.finish = None
 
     # locks
 
