@@ -532,18 +532,19 @@ class SQLiteStore:
 
 def _connect(path: Path, read_timeout: float | None = None) -> Connection:
     """The write connection, or (with `read_timeout`) a read-only one waiting that long for
-    a lock."""
+    a lock once opened. Opening waits up to `BUSY_TIMEOUT_S` either way: setting the
+    journal mode may have to wait for another process (a fresh file, a WAL recovery)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    timeout = BUSY_TIMEOUT_S if read_timeout is None else read_timeout
     # isolation_level=None: the store issues BEGIN/COMMIT itself.
     conn = sqlite3.connect(
-        path, timeout=timeout, isolation_level=None, check_same_thread=False,
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
         factory=Connection,
     )
     try:
-        _configure(conn, path, timeout)
+        _configure(conn, path)
         if read_timeout is not None:
             conn.execute("PRAGMA query_only = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(read_timeout * 1000)}")
     except BaseException:
         conn.close()
         raise
@@ -554,8 +555,8 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
 
 
-def _configure(conn: Connection, path: Path, busy_timeout: float) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+def _configure(conn: Connection, path: Path) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
     if mode != "wal":
         raise StoreError(f"cannot use WAL journaling for {path} (got {mode!r})")
