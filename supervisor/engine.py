@@ -33,6 +33,7 @@ import structlog
 
 from actors import Registry
 from storage import EngineRecord, EventRecord, Store
+from supervisor.background import background
 from supervisor.config import Config
 
 
@@ -118,21 +119,11 @@ async def running_engine(store: Store, registry: Registry, config: Config) -> As
                      heartbeat_at=now)
     )
     engine.log.debug("engine.start")
-    # The block's own error is re-raised as itself, not wrapped in the task group's
-    # ExceptionGroup, so callers can handle `ConvergentError`s directly.
-    raised: Exception | None = None
     try:
         with _fewer_full_collections():
-            async with anyio.create_task_group() as group:
+            async with background() as group:
                 group.start_soon(_beat, engine)
-                try:
-                    yield engine
-                except Exception as err:
-                    raised = err
-                finally:
-                    group.cancel_scope.cancel()
-        if raised is not None:
-            raise raised
+                yield engine
     finally:
         with anyio.CancelScope(shield=True):
             await store.remove_engine(engine.id)

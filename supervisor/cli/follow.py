@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from storage import EventRecord, StackRecord
+from supervisor.background import background
 from supervisor.cli.output import print_event
 from supervisor.engine import Engine
 
@@ -60,22 +61,14 @@ async def echo_events(engine: Engine, fmt: str,
     """Run `operation`, printing the stack's events as they happen (see `EventEcho`)."""
     echo = EventEcho(engine, fmt)
     engine.listeners.append(echo.show)
-    result: list[StackRecord] = []
-    raised: Exception | None = None
     try:
-        async with anyio.create_task_group() as group:
+        async with background() as group:
             group.start_soon(echo.poll)
-            try:
-                result.append(await operation())
-            except Exception as err:  # re-raised below, not wrapped in an exception group
-                raised = err
-            group.cancel_scope.cancel()
-        if raised is not None:
-            raise raised
+            result = await operation()
         await echo.flush()
     finally:
         engine.listeners.remove(echo.show)
-    return result[0]
+    return result
 
 
 async def follow_events(engine: Engine, stack: StackRecord, fmt: str,

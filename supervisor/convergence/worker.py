@@ -28,6 +28,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from storage import Action, NodeKey, ReadyNode, StackRecord, Status
+from supervisor.background import background
 from supervisor.compiling import compile_stored
 from supervisor.convergence import traversal as traversals
 from supervisor.convergence.node import run_node
@@ -288,14 +289,6 @@ class Worker:
 async def working(engine: Engine, stack_id: str | None = None) -> AsyncIterator[Worker]:
     """Run a worker in the background for the duration of the block."""
     worker = Worker(engine, stack_id)
-    raised: Exception | None = None
-    async with anyio.create_task_group() as group:
+    async with background() as group:
         await group.start(worker.serve)
-        try:
-            yield worker
-        except Exception as err:
-            raised = err
-        finally:
-            group.cancel_scope.cancel()
-    if raised is not None:
-        raise raised
+        yield worker
