@@ -33,6 +33,8 @@ class Processes:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONVERGENT_")}
         self.env["CONVERGENT_DB"] = f"sqlite:///{tmp_path / 'state.db'}"
         self.started: list[subprocess.Popen[str]] = []
+        #: (stdout, stderr) tails of the started processes, once closed
+        self.outputs: dict[int, tuple[str, str]] = {}
 
     def template(self, wait_secs: float) -> str:
         path = self.tmp / f"slow-{wait_secs}.yaml"
@@ -57,6 +59,7 @@ class Processes:
 
     def wait_until_in_progress(self, name: str, resource: str) -> None:
         deadline = time.monotonic() + 30
+        result = None
         while time.monotonic() < deadline:
             result = self.run("stack", "resource", "list", name, "-f", "json")
             if result.returncode == 0:
@@ -65,13 +68,20 @@ class Processes:
                 if states.get(resource) == "CREATE_IN_PROGRESS":
                     return
             time.sleep(0.1)
-        raise AssertionError(f"{resource} of {name} never became CREATE_IN_PROGRESS")
+        self.close()  # so that their output can be shown
+        raise AssertionError(
+            f"{resource} of {name} never became CREATE_IN_PROGRESS; last listing: "
+            f"{result and (result.returncode, result.stdout[-500:], result.stderr[-500:])}; "
+            f"started: {[(p.args, p.returncode, self.outputs.get(p.pid)) for p in self.started]}")
 
     def close(self) -> None:
         for process in self.started:
+            if process.pid in self.outputs:
+                continue
             if process.poll() is None:
                 process.kill()
-            process.communicate()
+            out, err = process.communicate()
+            self.outputs[process.pid] = ((out or "")[-500:], (err or "")[-1500:])
 
 
 @pytest.fixture
