@@ -68,7 +68,14 @@ def other_rows(lines: list[Line]) -> Iterator[str]:
 
 
 def main(argv: list[str]) -> None:
-    lines = read(argv)
+    if not argv:
+        sys.exit("summary: error: give one or more files of load.py --json lines")
+    try:
+        lines = read(argv)
+    except OSError as err:
+        sys.exit(f"summary: error: cannot read {err.filename}: {err.strerror}")
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        sys.exit(f"summary: error: not load.py --json lines: {err}")
     print("\n".join(scaling_rows(lines)))
     print()
     print("\n".join(other_rows(lines)))

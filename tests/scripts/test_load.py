@@ -339,3 +339,16 @@ def test_summary_compares_time_per_resource_at_both_sizes(tmp_path: Path) -> Non
                       "| 17.0 | 80 MiB |"
     others = list(summary.other_rows(summary.read([str(results)])))
     assert len(others) == 3 and "| 1.20 |" in others[2]
+
+
+def test_summary_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("not json\n")
+    for args, expected in (([], "give one or more files"),
+                           ([str(tmp_path / "missing.jsonl")], "cannot read"),
+                           ([str(garbage)], "not load.py --json lines")):
+        done = subprocess.run([sys.executable, "-m", "scripts.loadgen.summary", *args],
+                              cwd=ROOT, capture_output=True, text=True, check=False)
+        assert done.returncode == 1
+        assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in done.stderr
