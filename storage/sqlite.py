@@ -557,11 +557,29 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 def _configure(conn: Connection, path: Path) -> None:
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    mode = _wal_mode(conn)
     if mode != "wal":
         raise StoreError(f"cannot use WAL journaling for {path} (got {mode!r})")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _wal_mode(conn: Connection) -> str:
+    """Switch to WAL journaling; the journal mode it ends in.
+
+    Switching may answer busy at once, whatever the busy timeout (SQLite does not wait
+    where waiting could deadlock), while other processes open a fresh file at the same
+    time: retry for up to `BUSY_TIMEOUT_S`.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _in_transaction(
