@@ -23,7 +23,7 @@ Invariants every backend keeps (the conformance suite in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -257,15 +257,22 @@ class Store(Protocol):
         traversal_id: str,
         expected: str | None = None,
         requires: Sequence[str] = (),
+        *,
+        version: int | None = None,
+        save: tuple[ResourceRecord, EventRecord] | None = None,
     ) -> ResourceRecord | None:
         """Compare-and-set the resource lock from `expected` to `engine_id` for a node of
         `traversal_id`.
 
-        Only while that traversal is its stack's current one. On success also add
-        `requires` to the row's `requires` (an operation about to start makes its
-        new dependencies visible to any later traversal's graph), bump `atomic_key`
-        and return the locked row as stored. None, writing nothing, if the lock was
-        not `expected`, the traversal is not current, or the row does not exist.
+        Only while that traversal is its stack's current one, and with `version`
+        only while the row's `atomic_key` is still `version` (nothing changed it
+        since it was read). On success, in the same transaction: store the row
+        `save[0]` if given (as `save_resource`, with its event `save[1]`: the first
+        state change of an operation takes the lock with it), add `requires` to the
+        row's `requires` (an operation about to start makes its new dependencies
+        visible to any later traversal's graph), bump `atomic_key` and return the
+        locked row as stored. None, writing nothing, if the lock was not `expected`,
+        the version differs, the traversal is not current, or the row does not exist.
         """
         ...
 
@@ -299,12 +306,23 @@ class Store(Protocol):
         unlock: Sequence[str],
         deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
         save: tuple[ResourceRecord, EventRecord] | None = None,
+        *,
+        drop: bool = False,
+        passes: Collection[NodeKey] = (),
     ) -> list[ReadyNode]:
         """A node's last step, in one transaction: `save_resource(*save)` if given (the state
-        the node ends with), `unlock_resource(r, engine_id)` for each of `unlock`,
-        `deliver(traversal_id, node, deliveries, claimant=engine_id)`, then
-        `finish_ready(traversal_id, node)`. Returns the entries unparked (in `unlock` order,
-        each resource's oldest first), then those made ready, all claimed for `engine_id`."""
+        the node ends with) and, with `drop`, `delete_resource` of that row (a deletion
+        ends with its event); `unlock_resource(r, engine_id)` for each of `unlock`;
+        `deliver(traversal_id, node, deliveries, claimant=engine_id)`; then
+        `finish_ready(traversal_id, node)`.
+
+        A target in `passes` is a node the caller knows has nothing to do (a cleanup
+        node whose row the update node kept): if this delivery completes its sync
+        point, it gets no ready entry; it delivers `{}` to each of its own successors
+        at once instead, in this transaction, as `finish_node` would for it.
+
+        Returns the entries unparked (in `unlock` order, each resource's oldest first),
+        then those made ready, all claimed for `engine_id`."""
         ...
 
     async def purge_traversal(self, traversal_id: str) -> None:

@@ -19,8 +19,7 @@ It keeps the `Store` invariants of `storage.base` within one process:
 from __future__ import annotations
 
 import bisect
-import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from anyio.lowlevel import checkpoint
@@ -46,6 +45,7 @@ from storage.records import (
     SyncPoint,
     TemplateRecord,
     TraversalRecord,
+    evolve,
 )
 
 
@@ -131,7 +131,7 @@ class MemoryStore:
         stack = self._require_stack(stack_id)
         if stack.engine_id != expected:
             return False
-        self._stacks[stack_id] = dataclasses.replace(stack, engine_id=engine_id)
+        self._stacks[stack_id] = evolve(stack, engine_id=engine_id)
         self._cancel_requests.pop(stack_id, None)
         return True
 
@@ -139,7 +139,7 @@ class MemoryStore:
         await checkpoint()
         stack = self._stacks.get(stack_id)
         if stack is not None and stack.engine_id == engine_id:
-            self._stacks[stack_id] = dataclasses.replace(stack, engine_id=None)
+            self._stacks[stack_id] = evolve(stack, engine_id=None)
 
     async def request_cancel(self, stack_id: str, rollback: bool) -> None:
         await checkpoint()
@@ -195,7 +195,6 @@ class MemoryStore:
         missing = [r.id for r in resources if r.id not in self._resources]
         if missing:
             raise NotFound(f"no resource {missing[0]!r}")
-        self._require_stack_ids(r.stack_id for r in resources)
         self._require_event_stacks(events)
         for resource in resources:
             self._put_resource(resource)
@@ -213,6 +212,9 @@ class MemoryStore:
 
     async def delete_resource(self, resource_id: str) -> None:
         await checkpoint()
+        self._drop_resource(resource_id)
+
+    def _drop_resource(self, resource_id: str) -> None:
         resource = self._resources.pop(resource_id, None)
         if resource is not None:
             self._stack_resources[resource.stack_id].discard(resource_id)
@@ -245,7 +247,7 @@ class MemoryStore:
         engine = self._engines.get(engine_id)
         if engine is None:
             raise NotFound(f"no engine {engine_id!r}")
-        self._engines[engine_id] = dataclasses.replace(engine, heartbeat_at=now)
+        self._engines[engine_id] = evolve(engine, heartbeat_at=now)
 
     async def get_engine(self, engine_id: str) -> EngineRecord | None:
         await checkpoint()
@@ -377,6 +379,9 @@ class MemoryStore:
         traversal_id: str,
         expected: str | None = None,
         requires: Sequence[str] = (),
+        *,
+        version: int | None = None,
+        save: tuple[ResourceRecord, EventRecord] | None = None,
     ) -> ResourceRecord | None:
         await checkpoint()
         row = self._resources.get(resource_id)
@@ -384,8 +389,15 @@ class MemoryStore:
             return None
         if self._stacks[row.stack_id].traversal_id != traversal_id:
             return None
+        if version is not None and row.atomic_key != version:
+            return None
+        if save is not None:
+            if save[0].id != resource_id:
+                raise StoreError(f"lock_resource of {resource_id!r} cannot save {save[0].id!r}")
+            self._save_resources([save[0]], [save[1]])
+            row = self._resources[resource_id]
         merged = tuple(sorted(set(row.requires) | set(requires))) if requires else row.requires
-        row = dataclasses.replace(
+        row = evolve(
             row, engine_id=engine_id, atomic_key=row.atomic_key + 1, requires=merged
         )
         self._resources[resource_id] = row
@@ -405,12 +417,17 @@ class MemoryStore:
         unlock: Sequence[str],
         deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
         save: tuple[ResourceRecord, EventRecord] | None = None,
+        *,
+        drop: bool = False,
+        passes: Collection[NodeKey] = (),
     ) -> list[ReadyNode]:
         await checkpoint()
         if save is not None:
             self._save_resources([save[0]], [save[1]])
+            if drop:
+                self._drop_resource(save[0].id)
         entries = [e for r in unlock for e in self._unlock(r, engine_id, None)]
-        entries += self._traversals.deliver(traversal_id, node, deliveries, engine_id)
+        entries += self._traversals.deliver(traversal_id, node, deliveries, engine_id, passes)
         self._traversals.finish(traversal_id, node)
         return entries
 
@@ -419,7 +436,7 @@ class MemoryStore:
         if row is not None and row.engine_id is not None:
             if row.engine_id != engine_id:
                 return []  # another engine holds it: its entries stay parked
-            self._resources[resource_id] = dataclasses.replace(row, engine_id=None)
+            self._resources[resource_id] = evolve(row, engine_id=None)
         return self._traversals.unpark(resource_id, claimant or engine_id)
 
     async def replace_resource(
@@ -434,11 +451,8 @@ class MemoryStore:
         if stack is None or stack.traversal_id != traversal_id:
             return False
         self._check_new_resources([new])
-        if old is not None:
-            if old.id not in self._resources:
-                raise NotFound(f"no resource {old.id!r}")
-            if old.stack_id != self._resources[old.id].stack_id:
-                raise StoreError(f"resource {old.id!r} cannot move to another stack")
+        if old is not None and old.id not in self._resources:
+            raise NotFound(f"no resource {old.id!r}")
         self._require_event_stacks([event] if event else [])
         self._add_resource(new)
         if old is not None:
@@ -511,7 +525,7 @@ class MemoryStore:
             del self._stack_ids[old.name]
             self._stack_ids[stack.name] = stack.id
         if (stack.engine_id, stack.traversal_id) != (old.engine_id, traversal_id):
-            stack = dataclasses.replace(stack, engine_id=old.engine_id, traversal_id=traversal_id)
+            stack = evolve(stack, engine_id=old.engine_id, traversal_id=traversal_id)
         self._stacks[stack.id] = stack
 
     def _add_resource(self, resource: ResourceRecord) -> None:
@@ -519,18 +533,18 @@ class MemoryStore:
         self._stack_resources[resource.stack_id].add(resource.id)
 
     def _put_resource(self, resource: ResourceRecord) -> None:
+        """Save `resource`, keeping what a save never changes: its stack, its creation time and
+        its lock."""
         old = self._resources[resource.id]
-        if (resource.engine_id, resource.atomic_key) != (old.engine_id, old.atomic_key):
-            resource = dataclasses.replace(
-                resource, engine_id=old.engine_id, atomic_key=old.atomic_key
-            )
-        if resource.stack_id != old.stack_id:
-            self._stack_resources[old.stack_id].discard(resource.id)
-            self._stack_resources[resource.stack_id].add(resource.id)
+        fixed = (old.stack_id, old.created_at, old.engine_id, old.atomic_key)
+        if (resource.stack_id, resource.created_at, resource.engine_id,
+                resource.atomic_key) != fixed:
+            resource = evolve(resource, stack_id=old.stack_id, created_at=old.created_at,
+                              engine_id=old.engine_id, atomic_key=old.atomic_key)
         self._resources[resource.id] = resource
 
     def _append(self, event: EventRecord) -> EventRecord:
         self._last_event_id += 1
-        event = dataclasses.replace(event, id=self._last_event_id)
+        event = evolve(event, id=self._last_event_id)
         self._events[event.stack_id].append(event)
         return event

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from storage.base import StoreError
-from storage.records import Delivery, NodeKey, ReadyNode, SyncPoint, TraversalRecord
+from storage.records import Delivery, NodeKey, ReadyNode, SyncPoint, TraversalRecord, evolve
 
 _Key = tuple[str, NodeKey]  # (traversal id, node)
 
@@ -89,7 +89,7 @@ class TraversalState:
     def cancel(self, traversal_id: str) -> None:
         found = self._traversals.get(traversal_id)
         if found is not None:
-            self._traversals[traversal_id] = dataclasses.replace(found, cancelled=True)
+            self._traversals[traversal_id] = evolve(found, cancelled=True)
 
     def purge(self, traversal_id: str) -> None:
         """Drop the traversal's sync points and ready entries; its record stays."""
@@ -119,7 +119,9 @@ class TraversalState:
         sender: NodeKey,
         deliveries: Iterable[tuple[NodeKey, Mapping[str, Any]]],
         claimant: str | None,
+        passes: Collection[NodeKey] = (),
     ) -> list[ReadyNode]:
+        """See `Store.deliver` and, for `passes`, `Store.finish_node`."""
         inboxes = self._inboxes.get(traversal_id, {})
         ready = []
         for target, data in deliveries:
@@ -129,7 +131,13 @@ class TraversalState:
             inbox.inputs[sender] = data
             inbox.remaining -= 1
             if inbox.remaining == 0:
-                ready.append(self._make_ready(traversal_id, target, inbox.stack_id, claimant))
+                if target in passes:
+                    onward: list[tuple[NodeKey, Mapping[str, Any]]] = [
+                        (s, {}) for s in inbox.successors]
+                    ready += self.deliver(traversal_id, target, onward, claimant)
+                else:
+                    ready.append(self._make_ready(traversal_id, target, inbox.stack_id,
+                                                 claimant))
         return ready
 
     # the ready queue

@@ -36,14 +36,13 @@ How it keeps the `Store` invariants of `storage.base`:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import importlib.resources
 import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,6 +71,7 @@ from storage.records import (
     SyncPoint,
     TemplateRecord,
     TraversalRecord,
+    evolve,
 )
 
 T = TypeVar("T")
@@ -87,6 +87,9 @@ class Connection(sqlite3.Connection):
     it expands every statement with its values)."""
 
     statements = 0
+    #: whether any ready entry is parked, once known in the current write transaction (which
+    #: holds the write lock: only its own writes can change it)
+    parked: bool | None = None
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         self.statements += 1
@@ -300,7 +303,7 @@ class SQLiteStore:
             assert event_id is not None
             return event_id
 
-        return dataclasses.replace(event, id=await self._write(append))
+        return evolve(event, id=await self._write(append))
 
     async def list_events(
         self, stack_id: str, after: int = 0, resource_name: str | None = None
@@ -437,7 +440,14 @@ class SQLiteStore:
 
     async def park(self, traversal_id: str, node: NodeKey, resource_id: str) -> bool:
         args = (resource_id, traversal_id, node.phase.value, node.ref)
-        return bool(await self._write(lambda c: c.execute(sql.PARK, args).rowcount))
+
+        def park(conn: Connection) -> bool:
+            parked = bool(conn.execute(sql.PARK, args).rowcount)
+            if parked:
+                conn.parked = True
+            return parked
+
+        return await self._write(park)
 
     async def lock_resource(
         self,
@@ -446,17 +456,38 @@ class SQLiteStore:
         traversal_id: str,
         expected: str | None = None,
         requires: Sequence[str] = (),
+        *,
+        version: int | None = None,
+        save: tuple[ResourceRecord, EventRecord] | None = None,
     ) -> ResourceRecord | None:
+        if save is not None and save[0].id != resource_id:
+            raise StoreError(f"lock_resource of {resource_id!r} cannot save {save[0].id!r}")
+
         def lock(conn: Connection) -> ResourceRecord | None:
-            merged = None
-            if requires:
-                found = conn.execute(sql.RESOURCE_REQUIRES, (resource_id,)).fetchone()
+            if save is not None:
+                row, event = save
+                if requires:
+                    row = evolve(
+                        row, requires=tuple(sorted(set(row.requires) | set(requires))))
+                args = sql.lock_save_row(row, engine_id, expected, version, traversal_id)
+                with _constraints("a resource id cannot change"):
+                    found = conn.execute(sql.LOCK_AND_SAVE_RESOURCE, args).fetchone()
                 if found is None:
                     return None
-                merged = sql.requires_union(found[0], requires)
-            args = (engine_id, resource_id, expected, traversal_id, merged)
-            row = conn.execute(sql.LOCK_RESOURCE, args).fetchone()
-            return None if row is None else sql.resource_from_row(row)
+                _insert_events(conn, [event])
+                stack_id, created_at, atomic_key = found
+                return evolve(row, stack_id=stack_id, created_at=created_at,
+                              engine_id=engine_id, atomic_key=atomic_key)
+            else:
+                merged = None
+                if requires:
+                    stored = conn.execute(sql.RESOURCE_REQUIRES, (resource_id,)).fetchone()
+                    if stored is None:
+                        return None
+                    merged = sql.requires_union(stored[0], requires)
+                args = (engine_id, resource_id, expected, traversal_id, merged, version)
+                found = conn.execute(sql.LOCK_RESOURCE, args).fetchone()
+            return None if found is None else sql.resource_from_row(found)
 
         return await self._write(lock)
 
@@ -475,14 +506,29 @@ class SQLiteStore:
         unlock: Sequence[str],
         deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
         save: tuple[ResourceRecord, EventRecord] | None = None,
+        *,
+        drop: bool = False,
+        passes: Collection[NodeKey] = (),
     ) -> list[ReadyNode]:
         key = (traversal_id, node.phase.value, node.ref)
 
         def finish(conn: Connection) -> list[ReadyNode]:
+            unlocked = None
             if save is not None:
-                _save_resources(conn, [save[0]], [save[1]])
-            entries = [e for r in unlock for e in _unlock(r, engine_id, engine_id, conn)]
-            entries += _deliver(traversal_id, node, deliveries, engine_id, conn)
+                row, event = save
+                if row.id in unlock and not drop and conn.execute(
+                        sql.SAVE_AND_UNLOCK_RESOURCE, sql.save_unlock_row(row, engine_id)
+                ).rowcount:
+                    unlocked = row.id
+                    _insert_events(conn, [event])
+                else:
+                    _save_resources(conn, [row], [event])
+                    if drop:
+                        conn.execute(sql.DELETE_RESOURCE, (row.id,))
+            entries = [e for r in unlock
+                       for e in (_unpark(r, engine_id, conn) if r == unlocked
+                                 else _unlock(r, engine_id, engine_id, conn))]
+            entries += _deliver(traversal_id, node, deliveries, engine_id, conn, passes)
             conn.execute(sql.FINISH_READY, key)
             return entries
 
@@ -586,6 +632,7 @@ def _in_transaction(
     fn: Callable[[Connection], T], conn: Connection, begin: str = "BEGIN IMMEDIATE"
 ) -> T:
     conn.execute(begin)
+    conn.parked = None
     try:
         result = fn(conn)
         conn.execute("COMMIT")
@@ -640,8 +687,10 @@ def _update_stack(conn: Connection, name: str, statement: str, args: sql.Row) ->
 
 
 def _insert_events(conn: Connection, events: Sequence[EventRecord]) -> None:
-    if events:
-        with _constraints("event ids are assigned by the store"):
+    with _constraints("event ids are assigned by the store"):
+        if len(events) == 1:
+            conn.execute(sql.INSERT_EVENT, sql.event_row(events[0]))
+        elif events:
             conn.executemany(sql.INSERT_EVENT, map(sql.event_row, events))
 
 
@@ -651,6 +700,15 @@ def _unlock(resource_id: str, engine_id: str, claimant: str, conn: Connection) -
         holder = conn.execute(sql.RESOURCE_LOCK_HOLDER, (resource_id,)).fetchone()
         if holder is not None and holder[0] is not None:
             return []  # another engine holds it: its entries stay parked
+    return _unpark(resource_id, claimant, conn)
+
+
+def _unpark(resource_id: str, claimant: str, conn: Connection) -> list[ReadyNode]:
+    """Unpark (claimed for `claimant`) the entries parked on a resource just unlocked."""
+    if conn.parked is None:
+        conn.parked = conn.execute(sql.ANY_PARKED).fetchone() is not None
+    if not conn.parked:
+        return []
     return sql.ready_from_rows(conn.execute(sql.UNPARK, (claimant, resource_id)).fetchall())
 
 
@@ -691,8 +749,9 @@ def _deliver(
     deliveries: Sequence[tuple[NodeKey, Mapping[str, Any]]],
     claimant: str | None,
     conn: Connection,
+    passes: Collection[NodeKey] = (),
 ) -> list[ReadyNode]:
-    """`deliver` within a transaction."""
+    """`deliver` within a transaction (and, for `passes`, see `Store.finish_node`)."""
     sent = (sender.phase.value, sender.ref)
     ready = []
     for target, data in deliveries:
@@ -700,11 +759,16 @@ def _deliver(
         counted = conn.execute(sql.COUNT_DELIVERY, (traversal_id, *node, *sent)).fetchone()
         if counted is None:
             continue  # no sync point, or this sender delivered to it already
-        stack_id, remaining, seq = counted
+        stack_id, remaining, seq, successors = counted
         conn.execute(sql.INSERT_INPUT, sql.input_row(traversal_id, target, sender, data, seq))
         if remaining == 0:
-            conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
-            ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
+            if target in passes:
+                onward: list[tuple[NodeKey, Mapping[str, Any]]] = [
+                    (s, {}) for s in sql.successors_from(successors)]
+                ready += _deliver(traversal_id, target, onward, claimant, conn)
+            else:
+                conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
+                ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
     return ready
 
 
@@ -729,8 +793,11 @@ def _save_resources(
     conn: Connection, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
 ) -> None:
     with _constraints("a resource id cannot change"):
-        rows = map(sql.resource_save_row, resources)
-        updated = conn.executemany(sql.SAVE_RESOURCE, rows).rowcount
+        if len(resources) == 1:
+            updated = conn.execute(sql.SAVE_RESOURCE, sql.resource_save_row(resources[0])).rowcount
+        else:
+            rows = map(sql.resource_save_row, resources)
+            updated = conn.executemany(sql.SAVE_RESOURCE, rows).rowcount
     if updated != len(resources):
         raise NotFound(f"no resource {_first_missing(conn, resources)!r}")
     _insert_events(conn, events)

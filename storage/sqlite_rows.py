@@ -143,9 +143,19 @@ def resource_row(r: ResourceRecord) -> Row:
     return (r.id, *_resource_fields(r), r.engine_id, r.atomic_key)
 
 
+def _saved_fields(r: ResourceRecord) -> Row:
+    """What a save writes: every column but the fixed ones (id, stack_id, created_at) and the
+    lock columns."""
+    return (
+        r.name, r.type, r.physical_id, r.action.value, r.status.value, r.reason,
+        _dump(r.properties), _dump(r.attributes), r.template_id, _dump(r.requires), r.replaces,
+        r.replaced_by, r.updated_at,
+    )  # fmt: skip
+
+
 def resource_save_row(r: ResourceRecord) -> Row:
-    """What `save_resource` writes, then the id: the lock columns stay out."""
-    return (*_resource_fields(r), r.id)
+    """What `save_resource` writes, then the id."""
+    return (*_saved_fields(r), r.id)
 
 
 def resource_from_row(r: Row) -> ResourceRecord:
@@ -159,11 +169,12 @@ def resource_from_row(r: Row) -> ResourceRecord:
 
 
 INSERT_RESOURCE = f"INSERT INTO resources ({_RESOURCE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
-SAVE_RESOURCE = """
-UPDATE resources SET stack_id = ?, name = ?, type = ?, physical_id = ?, action = ?,
-    status = ?, reason = ?, properties = ?, attributes = ?, template_id = ?, requires = ?,
-    replaces = ?, replaced_by = ?, created_at = ?, updated_at = ?
-WHERE id = ?"""
+# A row's stack and creation time are fixed when it is added (and the stack column is
+# indexed and a foreign key: leaving it out of the update spares both).
+_SAVED = """name = ?, type = ?, physical_id = ?, action = ?, status = ?, reason = ?,
+    properties = ?, attributes = ?, template_id = ?, requires = ?, replaces = ?,
+    replaced_by = ?, updated_at = ?"""
+SAVE_RESOURCE = f"UPDATE resources SET {_SAVED} WHERE id = ?"
 RESOURCE_EXISTS = "SELECT 1 FROM resources WHERE id = ?"
 GET_RESOURCE = f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE id = ?"
 LIST_RESOURCES = (
@@ -278,7 +289,7 @@ def sync_point_from_rows(traversal_id: str, node: NodeKey, r: Row, inputs: list[
     """`r` is (stack_id, remaining, successors, row_id); `inputs` (phase, ref, data) rows."""
     return SyncPoint(
         traversal_id=traversal_id, stack_id=r[0], node=node, remaining=r[1],
-        successors=tuple(NodeKey(Phase(p), ref) for p, ref in json.loads(r[2])), row_id=r[3],
+        successors=tuple(successors_from(r[2])), row_id=r[3],
         inputs=tuple(Delivery(NodeKey(Phase(i[0]), i[1]), json.loads(i[2])) for i in inputs),
     )  # fmt: skip
 
@@ -352,7 +363,7 @@ WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND NOT EXISTS (
     SELECT 1 FROM sync_inputs
     WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND sender_phase = ?4
         AND sender_ref = ?5)
-RETURNING stack_id, remaining, delivered"""
+RETURNING stack_id, remaining, delivered, successors"""
 
 _READY_COLUMNS = "traversal_id, stack_id, phase, ref, claimed_by, parked_on, seq"
 INSERT_READY = """
@@ -385,14 +396,36 @@ UPDATE ready_nodes SET parked_on = NULL, claimed_by = ?1 WHERE parked_on = ?2
 RETURNING {_READY_COLUMNS}"""
 LIST_READY = f"SELECT {_READY_COLUMNS} FROM ready_nodes WHERE stack_id = ? ORDER BY seq"
 
-# Only for a node of the stack's current traversal; ?5 is the new `requires`, or NULL.
+# Only for a node of the stack's current traversal; ?5 is the new `requires`, or NULL; ?6
+# the `atomic_key` the row must still have, or NULL.
 LOCK_RESOURCE = f"""
 UPDATE resources SET engine_id = ?1, atomic_key = atomic_key + 1,
     requires = COALESCE(?5, requires)
-WHERE id = ?2 AND engine_id IS ?3
+WHERE id = ?2 AND engine_id IS ?3 AND atomic_key = COALESCE(?6, atomic_key)
     AND EXISTS (SELECT 1 FROM stacks WHERE stacks.id = resources.stack_id
                 AND stacks.traversal_id = ?4)
 RETURNING {_RESOURCE_COLUMNS}"""
+# The same, storing a row as it locks it (`lock_save_row` gives the arguments); what is
+# stored is the row saved, with the lock columns returned.
+LOCK_AND_SAVE_RESOURCE = f"""
+UPDATE resources SET {_SAVED}, engine_id = ?, atomic_key = atomic_key + 1
+WHERE id = ? AND engine_id IS ? AND atomic_key = COALESCE(?, atomic_key)
+    AND EXISTS (SELECT 1 FROM stacks WHERE stacks.id = resources.stack_id
+                AND stacks.traversal_id = ?)
+RETURNING stack_id, created_at, atomic_key"""
+# A save that releases the lock `engine_id` holds (the final state of a node's row).
+SAVE_AND_UNLOCK_RESOURCE = (
+    f"UPDATE resources SET {_SAVED}, engine_id = NULL WHERE id = ? AND engine_id = ?")
+
+
+def save_unlock_row(r: ResourceRecord, engine_id: str) -> Row:
+    return (*_saved_fields(r), r.id, engine_id)
+
+
+def lock_save_row(r: ResourceRecord, engine_id: str, expected: str | None,
+                  version: int | None, traversal_id: str) -> Row:
+    return (*_saved_fields(r), engine_id, r.id, expected, version, traversal_id)
+
 RESOURCE_REQUIRES = "SELECT requires FROM resources WHERE id = ?"
 STACK_TRAVERSAL = "SELECT traversal_id FROM stacks WHERE id = ?"
 
@@ -400,5 +433,12 @@ STACK_TRAVERSAL = "SELECT traversal_id FROM stacks WHERE id = ?"
 def requires_union(stored: str, added: Sequence[str]) -> str:
     """The stored `requires` JSON list with `added` merged in, sorted."""
     return _dump(sorted(set(json.loads(stored)) | set(added)))
+
+
+def successors_from(column: str) -> list[NodeKey]:
+    return [NodeKey(Phase(p), ref) for p, ref in json.loads(column)]
+
+
 UNLOCK_RESOURCE = "UPDATE resources SET engine_id = NULL WHERE id = ? AND engine_id = ?"
+ANY_PARKED = "SELECT 1 FROM ready_nodes WHERE parked_on IS NOT NULL LIMIT 1"
 RESOURCE_LOCK_HOLDER = "SELECT engine_id FROM resources WHERE id = ?"

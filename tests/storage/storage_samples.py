@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from storage import (
@@ -152,12 +153,14 @@ def sync_point(
 
 
 async def started(
-    store: Store, owner: StackRecord, *points: tuple[NodeKey, int], expected: str | None = None
+    store: Store, owner: StackRecord, *points: tuple[NodeKey, int], expected: str | None = None,
+    successors: Mapping[NodeKey, tuple[NodeKey, ...]] | None = None,
 ) -> TraversalRecord:
-    """Start a traversal of `owner` with a sync point per (node, remaining), over its current
-    traversal `expected`."""
+    """Start a traversal of `owner` with a sync point per (node, remaining), with the
+    `successors` given per node, over its current traversal `expected`."""
     walk = traversal(owner)
-    sync_points = [sync_point(walk, node, remaining) for node, remaining in points]
+    sync_points = [sync_point(walk, node, remaining, *(successors or {}).get(node, ()))
+                   for node, remaining in points]
 
     def build(stored: StackRecord, rows: list[ResourceRecord]) -> TraversalStart | None:
         return (

@@ -378,6 +378,18 @@ async def test_save_resource_never_touches_the_lock_columns(store: Store) -> Non
     assert len(await store.list_events(owner.id)) == 1
 
 
+async def test_save_resource_keeps_the_stack_and_creation_time_it_was_added_with(
+        store: Store) -> None:
+    owner, other = await created(store), await created(store, "other")
+    row = resource(owner, created_at=5.0)
+    await store.add_resource(row)
+    moved = dataclasses.replace(row, stack_id=other.id, created_at=9.0, reason="moved?")
+    await store.save_resource(moved)
+    assert await store.get_resource(row.id) == dataclasses.replace(row, reason="moved?")
+    assert [r.id for r in await store.list_resources(owner.id)] == [row.id]
+    assert await store.list_resources(other.id) == []
+
+
 async def test_save_of_a_missing_resource_raises_and_drops_its_event(store: Store) -> None:
     owner = await created(store)
     with pytest.raises(NotFound):

@@ -847,6 +847,58 @@ async def test_lock_resource_without_requires_leaves_them_as_stored(store: Store
     assert read is not None and read.requires == ("z-id", "a-id")
 
 
+async def test_lock_resource_with_a_version_locks_only_a_row_nothing_changed(
+        store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner)
+    row = resource(owner, atomic_key=7)
+    await store.add_resource(row)
+    assert await store.lock_resource(row.id, "engine-a", walk.id, version=6) is None
+    assert await store.get_resource(row.id) == row
+    locked_row = await store.lock_resource(row.id, "engine-a", walk.id, version=7,
+                                           requires=("b-id",))
+    assert locked_row == dataclasses.replace(row, engine_id="engine-a", atomic_key=8,
+                                             requires=("b-id",))
+    assert await store.get_resource(row.id) == locked_row
+
+
+async def test_lock_resource_can_save_the_row_and_its_event_as_it_locks(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner)
+    row = resource(owner, requires=("a-id",))
+    await store.add_resource(row)
+    started_row = dataclasses.replace(row, action=Action.CREATE, status=Status.IN_PROGRESS,
+                                      properties={"size": 3}, requires=("b-id",))
+    news = event(owner, resource_id=row.id, status=Status.IN_PROGRESS)
+    locked_row = await store.lock_resource(row.id, "engine-a", walk.id, version=0,
+                                           requires=("c-id",), save=(started_row, news))
+    assert locked_row == dataclasses.replace(started_row, engine_id="engine-a", atomic_key=1,
+                                             requires=("b-id", "c-id"))
+    assert await store.get_resource(row.id) == locked_row
+    assert [(e.resource_id, e.status) for e in await store.list_events(owner.id)] == [
+        (row.id, Status.IN_PROGRESS)]
+
+
+async def test_lock_resource_that_fails_saves_nothing(store: Store) -> None:
+    owner = await created(store)
+    first = await started(store, owner)
+    row = resource(owner)
+    await store.add_resource(row)
+    changed = dataclasses.replace(row, status=Status.IN_PROGRESS)
+    news = event(owner, resource_id=row.id)
+    assert await store.lock_resource(row.id, "a", first.id, version=3,
+                                     save=(changed, news)) is None
+    assert await store.lock_resource(row.id, "a", first.id, expected="b",
+                                     save=(changed, news)) is None
+    second = await started(store, owner, expected=first.id)
+    assert await store.lock_resource(row.id, "a", first.id, save=(changed, news)) is None
+    assert await store.get_resource(row.id) == row
+    assert await store.list_events(owner.id) == []
+    with pytest.raises(StoreError):
+        await store.lock_resource(row.id, "a", second.id, save=(resource(owner), news))
+    assert await store.get_resource(row.id) == row
+
+
 async def test_lock_of_a_missing_resource_returns_none(store: Store) -> None:
     walk = await started(store, await created(store))
     assert await store.lock_resource("no-such-resource", "engine-a", walk.id) is None
@@ -1051,3 +1103,54 @@ async def test_finish_node_unlocks_delivers_and_removes_the_entry_at_once(store:
     assert c_point is not None and [d.data for d in c_point.inputs] == [{"row_id": "r-a"}]
     assert await store.list_ready(owner.id) == [ready(walk, B, "engine-a"),
                                                 ready(walk, C, "engine-a")]
+
+
+async def test_finish_node_can_drop_the_row_it_saves(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (B, 0), (C, 1))
+    db = await locked(store, walk, "engine-a")
+    assert await store.claim_ready("engine-a", 1) == [ready(walk, A, "engine-a")]
+    assert await store.park(walk.id, B, db)
+    row = await store.get_resource(db)
+    assert row is not None
+    gone = dataclasses.replace(row, action=Action.DELETE, status=Status.COMPLETE)
+    final = event(owner, resource_id=db, action=Action.DELETE, status=Status.COMPLETE)
+    claimed_now = await store.finish_node(walk.id, A, "engine-a", [db], [(C, {})],
+                                          save=(gone, final), drop=True)
+    assert claimed_now == [ready(walk, B, "engine-a"), ready(walk, C, "engine-a")]
+    assert await store.get_resource(db) is None
+    assert [(e.resource_id, e.action, e.status) for e in await store.list_events(owner.id)] \
+        == [(db, Action.DELETE, Status.COMPLETE)]
+
+
+async def test_finish_node_passes_a_node_with_nothing_to_do(store: Store) -> None:
+    tidy, last = NodeKey(Phase.CLEANUP, "row-a"), NodeKey(Phase.STACK, "s")
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (B, 0), (tidy, 1), (C, 3), (last, 1),
+                         successors={A: (tidy, C), tidy: (C, last)})
+    assert await store.claim_ready("engine-a", 2) == claimed(walk, "engine-a", A, B)
+    claimed_now = await store.finish_node(walk.id, A, "engine-a", [],
+                                          [(tidy, {}), (C, {"row_id": "r-a"})], passes={tidy})
+    # the pass delivered to C and the stack node: the stack node is ready, C waits for B
+    assert claimed_now == [ready(walk, last, "engine-a")]
+    assert await store.list_ready(owner.id) == claimed(walk, "engine-a", B, last)
+    point = await store.get_sync_point(walk.id, C)
+    assert point is not None and point.remaining == 1
+    assert [(d.sender, d.data) for d in point.inputs] == [(tidy, {}), (A, {"row_id": "r-a"})]
+    tidy_point = await store.get_sync_point(walk.id, tidy)
+    assert tidy_point is not None and tidy_point.remaining == 0
+
+
+async def test_a_pass_still_waiting_for_inputs_is_only_delivered_to(store: Store) -> None:
+    tidy = NodeKey(Phase.CLEANUP, "row-a")
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (tidy, 2), (C, 1), successors={tidy: (C,)})
+    await store.claim_ready("engine-a", 1)
+    assert await store.finish_node(walk.id, A, "engine-a", [], [(tidy, {})],
+                                   passes={tidy}) == []
+    assert await store.list_ready(owner.id) == []
+    point = await store.get_sync_point(walk.id, C)
+    assert point is not None and point.remaining == 1
+    # its last input comes from a node that does not pass it: it becomes ready to run
+    assert await store.deliver(walk.id, B, [(tidy, {})], "engine-b") == [
+        ready(walk, tidy, "engine-b")]
