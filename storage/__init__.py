@@ -25,6 +25,7 @@ from storage.records import (
     SyncPoint,
     TemplateRecord,
     TraversalRecord,
+    evolve,
     status_text,
 )
 from storage.sqlite import SQLiteStore
@@ -55,6 +56,7 @@ __all__ = [
     "TraversalBuilder",
     "TraversalRecord",
     "TraversalStart",
+    "evolve",
     "open_store",
     "status_text",
 ]

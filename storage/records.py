@@ -8,10 +8,13 @@ append order.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 
 class Action(enum.StrEnum):
@@ -207,3 +210,22 @@ class ReadyNode:
     node: NodeKey
     claimed_by: str | None = None
     parked_on: str | None = None
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def evolve(record: R, **changes: Any) -> R:
+    """`dataclasses.replace` for a record, without running its `__init__` again (records
+    validate nothing): a few times faster, and the engine copies a record on every state
+    change."""
+    cls = type(record)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    if not names.issuperset(changes):
+        raise TypeError(f"{cls.__name__} has no field {sorted(set(changes) - names)[0]!r}")
+    copy = object.__new__(cls)
+    copy.__dict__.update(record.__dict__)
+    copy.__dict__.update(changes)
+    return copy

@@ -17,12 +17,11 @@ lives in memory (`Rows`); every state change is also saved, so `show` and
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from actors import Replacement
-from storage import Action, ResourceRecord, Status
+from storage import Action, ResourceRecord, Status, evolve
 from supervisor import operations
 from supervisor.diff import ChangeKind, classify
 from supervisor.errors import TemplateError
@@ -154,7 +153,7 @@ async def _update_one(scope: OperationScope, rows: Rows, target: CompiledTemplat
 
 async def _retire(scope: OperationScope, rows: Rows, current: ResourceRecord,
                   fresh: ResourceRecord) -> None:
-    retired = dataclasses.replace(current, replaced_by=fresh.id)
+    retired = evolve(current, replaced_by=fresh.id)
     await scope.engine.store.save_resource(retired)
     rows.put(retired)
 
@@ -163,7 +162,7 @@ async def _reclaim(scope: OperationScope, rows: Rows, current: ResourceRecord,
                    older: ResourceRecord) -> ResourceRecord:
     """Make an older row that already matches the target current again (rollback after a
     replacement): no new physical resource, and `current` goes to cleanup."""
-    back = dataclasses.replace(older, replaced_by=None)
+    back = evolve(older, replaced_by=None)
     rows.put(back)
     await _retire(scope, rows, current, back)
     await scope.engine.store.save_resource(back)
@@ -200,7 +199,7 @@ async def _record_requirements(scope: OperationScope, rows: Rows, target: Compil
             continue
         requires = rows.ids_of(target.dependencies[name])
         if row.requires != requires or row.template_id != template_id:
-            updated = dataclasses.replace(row, requires=requires, template_id=template_id)
+            updated = evolve(row, requires=requires, template_id=template_id)
             rows.put(updated)
             changed.append(updated)
     if changed:

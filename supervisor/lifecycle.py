@@ -10,14 +10,13 @@ says the engine went down.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
 
-from storage import Action, EventRecord, ResourceRecord, StackRecord, Status, status_text
+from storage import Action, EventRecord, ResourceRecord, StackRecord, Status, evolve, status_text
 from supervisor.engine import Engine
 from supervisor.errors import InputError, StateError
 from supervisor.operations import event_for
@@ -34,8 +33,8 @@ def stack_event(stack: StackRecord) -> EventRecord:
 async def set_state(engine: Engine, stack: StackRecord, action: Action, status: Status,
                     reason: str, **changes: object) -> StackRecord:
     """Persist the stack's new state with its event."""
-    updated = dataclasses.replace(stack, action=action, status=status, reason=reason,
-                                  updated_at=time.time(), **changes)  # type: ignore[arg-type]
+    updated = evolve(stack, action=action, status=status, reason=reason,
+                                  updated_at=time.time(), **changes)
     event = stack_event(updated)
     await engine.store.save_stack(updated, event)
     engine.published(event)
@@ -81,7 +80,7 @@ async def _fail_orphaned(engine: Engine, stack: StackRecord) -> StackRecord:
 
 
 async def _fail_row(engine: Engine, row: ResourceRecord, reason: str) -> None:
-    failed = dataclasses.replace(row, status=Status.FAILED, reason=reason, updated_at=time.time())
+    failed = evolve(row, status=Status.FAILED, reason=reason, updated_at=time.time())
     event = event_for(failed)
     await engine.store.save_resource(failed, event)
     engine.published(event)
@@ -90,14 +89,14 @@ async def _fail_row(engine: Engine, row: ResourceRecord, reason: str) -> None:
 async def lock_stack(engine: Engine, stack: StackRecord) -> StackRecord:
     """Take the legacy stack lock, or raise `StateError` while a live engine holds it."""
     if await engine.store.acquire_stack_lock(stack.id, engine.id):
-        return dataclasses.replace(stack, engine_id=engine.id)
+        return evolve(stack, engine_id=engine.id)
     fresh = await reap_if_orphaned(engine, await _reload(engine, stack))
     holder = fresh.engine_id
     if holder is not None and holder != engine.id and not await engine.is_alive(holder) \
             and await engine.store.acquire_stack_lock(stack.id, engine.id, expected=holder):
-        return dataclasses.replace(fresh, engine_id=engine.id)
+        return evolve(fresh, engine_id=engine.id)
     if holder is None and await engine.store.acquire_stack_lock(stack.id, engine.id):
-        return dataclasses.replace(fresh, engine_id=engine.id)
+        return evolve(fresh, engine_id=engine.id)
     raise StateError(
         f"stack {stack.name!r} is {status_text(fresh.action, fresh.status)}: another operation "
         "is in progress; wait for it (convergent stack wait) or cancel it", stack=stack.name)

@@ -13,7 +13,6 @@ Both engine paths use these functions; they know nothing about graphs.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,7 +29,7 @@ from actors import (
     ResourceActor,
     ResourceFailure,
 )
-from storage import Action, EventRecord, ResourceRecord, StackRecord, Status
+from storage import Action, EventRecord, ResourceRecord, StackRecord, Status, evolve
 from supervisor.engine import Engine, new_id
 
 T = TypeVar("T")
@@ -46,9 +45,10 @@ class OperationScope:
     stack: StackRecord
     #: event-loop time at which the stack operation times out
     deadline: float = math.inf
-    #: persists the COMPLETE state that ends a create or update, instead of `save_resource`
-    #: (the convergence path saves it in the same write as the node's deliveries)
-    finish: Callable[[ResourceRecord, EventRecord], Awaitable[None]] | None = None
+    #: persists each state change instead of `save_resource`, told whether it is the final
+    #: state of the operation: a convergence node takes the row's lock with its first write
+    #: and saves its final state with its deliveries
+    persist: Callable[[ResourceRecord, EventRecord, bool], Awaitable[None]] | None = None
 
     def interruption(self) -> str:
         return "timed out" if anyio.current_time() >= self.deadline else "cancelled"
@@ -87,12 +87,13 @@ def event_for(row: ResourceRecord) -> EventRecord:
 async def transition(scope: OperationScope, row: ResourceRecord, action: Action, status: Status,
                      reason: str, *, final: bool = False, **changes: Any) -> ResourceRecord:
     """Persist the row in its new state together with the event that reports it (through
-    `scope.finish` for the `final` state of a create or update, when the scope has one)."""
-    updated = dataclasses.replace(row, action=action, status=status, reason=reason,
+    `scope.persist` when the scope has one; `final` marks the COMPLETE state that ends the
+    operation)."""
+    updated = evolve(row, action=action, status=status, reason=reason,
                                   updated_at=time.time(), **changes)
     event = event_for(updated)
-    if final and scope.finish is not None:
-        await scope.finish(updated, event)
+    if scope.persist is not None:
+        await scope.persist(updated, event, final)
     else:
         await scope.engine.store.save_resource(updated, event)
     scope.engine.published(event)
@@ -180,11 +181,12 @@ async def delete(scope: OperationScope, row: ResourceRecord, *, retain: bool = F
                  action: Action = Action.DELETE) -> Outcome:
     """Delete the physical resource (unless retained); the caller removes the row on success."""
     if row.physical_id is None:
-        done = await transition(scope, row, action, Status.COMPLETE, "nothing to delete")
+        done = await transition(scope, row, action, Status.COMPLETE, "nothing to delete",
+                                final=True)
         return Outcome(done)
     if retain:
         done = await transition(scope, row, action, Status.COMPLETE,
-                                "retained (deletion_policy: Retain)")
+                                "retained (deletion_policy: Retain)", final=True)
         return Outcome(done)
     actor = _actor(scope, row)
     physical_id = row.physical_id
@@ -194,7 +196,8 @@ async def delete(scope: OperationScope, row: ResourceRecord, *, retain: bool = F
                          lambda: actor.delete(ctx, physical_id, row.properties))
     if isinstance(result, ResourceRecord):
         return Outcome(result)
-    done = await transition(scope, started, action, Status.COMPLETE, COMPLETE_REASON)
+    done = await transition(scope, started, action, Status.COMPLETE, COMPLETE_REASON,
+                            final=True)
     return Outcome(done)
 
 

@@ -9,13 +9,12 @@ created it.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass
 
 import anyio
 
-from storage import Action, StackExists, StackRecord, Status, TemplateRecord
+from storage import Action, StackExists, StackRecord, Status, TemplateRecord, evolve
 from supervisor import legacy
 from supervisor.compiling import (
     compile_inputs,
@@ -80,7 +79,7 @@ async def create_stack(engine: Engine, name: str, inputs: Inputs,
     if convergence:
         # no lock: the create traversal starts next (`Worker.recover` starts it if this
         # process dies before it does)
-        stack = dataclasses.replace(stack, engine_id=None)
+        stack = evolve(stack, engine_id=None)
     try:
         await engine.store.create_stack(stack, template)
     except StackExists:
@@ -182,7 +181,7 @@ async def _restore_previous(engine: Engine, stack: StackRecord, previous_id: str
     if previous_id is not None:
         compiled = await compile_stored(engine, stack, previous_id)
         fresh = await engine.store.get_stack(stack.id) or stack
-        restored = dataclasses.replace(fresh, template_id=previous_id, prev_template_id=None,
+        restored = evolve(fresh, template_id=previous_id, prev_template_id=None,
                                        parameters=display_parameters(compiled))
         await engine.store.save_stack(restored)
     rows = Rows(await engine.store.list_resources(stack.id))

@@ -9,12 +9,11 @@ update) is reported in the state that operation left it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import anyio
 
-from storage import Action, StackRecord, Status, TemplateRecord
+from storage import Action, StackRecord, Status, TemplateRecord, evolve
 from supervisor.compiling import compile_stored, display_parameters
 from supervisor.convergence import traversal as traversals
 from supervisor.convergence.traversal import Plan
@@ -50,7 +49,7 @@ async def settled(engine: Engine, stack: StackRecord, worker: Worker) -> StackRe
         ended = worker.traversal_ended()
         fresh = await engine.store.get_stack(stack.id)
         if fresh is None:
-            return dataclasses.replace(last, action=Action.DELETE, status=Status.COMPLETE,
+            return evolve(last, action=Action.DELETE, status=Status.COMPLETE,
                                        reason="Stack DELETE completed successfully")
         last = fresh
         if fresh.status is not Status.IN_PROGRESS:
@@ -138,7 +137,7 @@ async def migrate(engine: Engine, stack: StackRecord) -> StackRecord:
         raise StateError(f"stack {stack.name!r} is {stack.action.value}_{stack.status.value}: "
                          "only a stack at rest can be migrated", stack=stack.name)
     try:
-        migrated = dataclasses.replace(stack, convergence=True, updated_at=engine.now())
+        migrated = evolve(stack, convergence=True, updated_at=engine.now())
         await engine.store.save_stack(migrated)
     finally:
         with anyio.CancelScope(shield=True):

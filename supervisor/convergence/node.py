@@ -5,14 +5,19 @@ Steps (DESIGN section 7):
 1. stop if the node's traversal is no longer the stack's current one;
 2. take the resource lock (compare-and-set); if a live engine holds it, park
    the node on that resource (the holder's unlock re-triggers it); if a dead
-   engine holds it, steal it;
+   engine holds it, steal it. When the row read is unlocked and alone in its
+   chain, the lock is taken by the node's first write instead (its IN_PROGRESS
+   state), and only if the row is unchanged since it was read; if not, the
+   node starts over, locking first;
 3. do the work: create / update in place / replace / nothing (update nodes),
    delete or pass through (cleanup nodes), check / suspend / resume (walks);
-4. save the state (the shared `operations` do, with events), release the lock;
-5. release the locks, deliver the dependency-satisfied message to the
-   successors and remove the ready entry, in one store write (`finish_node`).
-   A crash anywhere before that leaves the entry to be re-run; every step is
-   safe to repeat.
+4. save the state (the shared `operations` do, with events);
+5. save the final state (or, for a deletion, drop the row), release the locks,
+   deliver the dependency-satisfied message to the successors and remove the
+   ready entry, in one store write (`finish_node`). An update node that kept its
+   row also finishes that row's cleanup node, which has nothing to do, in the
+   same write. A crash anywhere before that leaves the entry to be re-run;
+   every step is safe to repeat.
 
 Properties are resolved only from the data the predecessors delivered; a node
 never loads the whole stack.
@@ -38,6 +43,7 @@ from storage import (
     StackRecord,
     Status,
     TraversalRecord,
+    evolve,
 )
 from supervisor import operations
 from supervisor.convergence import traversal as traversals
@@ -68,6 +74,11 @@ class Parked(Exception):
 
 class Superseded(Exception):
     """The node's traversal is no longer current: the node stops without delivering."""
+
+
+class Relock(Exception):
+    """The row was locked or changed since the node read it, before the node's first write
+    took its lock (nothing was written): the node starts over, locking first."""
 
 
 async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> None:
@@ -116,11 +127,17 @@ class NodeRun:
         self.sync = self.state.sync_point
         self.engine = self.host.engine
         self.store = self.engine.store
-        # a create or update ends the node: its COMPLETE state is saved with the deliveries
-        self.op = OperationScope(self.engine, self.stack, self.deadline,
-                                 finish=self._finish_with)
+        self.op = OperationScope(self.engine, self.stack, self.deadline, persist=self._persist)
         self.held: list[str] = []
         self.finished = False
+        #: may the node's first write take the lock of the row it read (`_take`)?
+        self.deferring = True
+        #: the row as read, whose lock the node's first write is to take
+        self.deferred: ResourceRecord | None = None
+        self.deferred_requires: tuple[str, ...] = ()
+        #: the row whose final state ends the node, and whether the row goes with it
+        self.ending: str | None = None
+        self.dropping = False
 
     async def run(self) -> str | None:
         """Do the node's work; returns the failure reason (its locks released, its entry left
@@ -128,27 +145,57 @@ class NodeRun:
         to and its ready entry removed, in one store write."""
         try:
             try:
-                if self.entry.node.phase is Phase.CLEANUP:
-                    failure, data = await self._cleanup()
-                else:
-                    failure, data = await self._update()
+                try:
+                    failure, data = await self._work()
+                except Relock:
+                    self.deferring, self.deferred, self.ending = False, None, None
+                    failure, data = await self._work()
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await self._unlock_all()
                 raise
+            if self.finished:
+                return failure
             with anyio.CancelScope(shield=True):
                 if failure is None:
-                    if not self.finished:
-                        await self._finish(data)
+                    await self._finish(data)
                 else:
                     await self._unlock_all()
             return failure
         finally:
             # the scope's hook refers back to this run: without this, every node would stay
             # in memory until a full garbage collection
-            self.op.finish = None
+            self.op.persist = None
+
+    async def _work(self) -> tuple[str | None, Mapping[str, Any]]:
+        if self.entry.node.phase is Phase.CLEANUP:
+            return await self._cleanup()
+        return await self._update()
 
     # locks
+
+    async def _take(self, row: ResourceRecord,
+                    requires: tuple[str, ...] = ()) -> ResourceRecord | None:
+        """`_lock`, or, when the row read is unlocked and alone in its chain, the row as the
+        lock would leave it, its lock deferred to the node's first write (`_persist`)."""
+        if not (self.deferring and len(self.state.rows) == 1 and row.engine_id is None
+                and row.replaces is None):
+            return await self._lock(row, requires)
+        self.deferred, self.deferred_requires = row, requires
+        merged = tuple(sorted(set(row.requires) | set(requires))) if requires else row.requires
+        return evolve(row, engine_id=self.engine.id, atomic_key=row.atomic_key + 1,
+                                   requires=merged)
+
+    async def _confirm(self) -> None:
+        """Take the deferred lock now: a write that is no state change is about to need it."""
+        row, self.deferred = self.deferred, None
+        if row is None:
+            return
+        if await self.store.lock_resource(row.id, self.engine.id, self.traversal.id,
+                                          requires=self.deferred_requires,
+                                          version=row.atomic_key) is None:
+            raise Relock
+        self.held.append(row.id)
 
     async def _lock(self, row: ResourceRecord,
                     requires: tuple[str, ...] = ()) -> ResourceRecord | None:
@@ -204,7 +251,7 @@ class NodeRun:
         walking = self.traversal.action in traversals.WALK_DIRECTION
         requires = () if walking else self._requires()
         row = self.state.rows[-1] if self.state.rows else None
-        locked = None if row is None else await self._lock(row, requires)
+        locked = None if row is None else await self._take(row, requires)
         if locked is None:
             if walking:
                 return None, {}
@@ -242,10 +289,12 @@ class NodeRun:
         change = classify(actor, row, definition.type, props)
         if change.kind is ChangeKind.UNCHANGED:
             if row.requires != requires or row.template_id != template_id:
-                row = dataclasses.replace(row, requires=requires, template_id=template_id)
+                await self._confirm()
+                row = evolve(row, requires=requires, template_id=template_id)
                 await self.store.save_resource(row)
             return None, _data(row)
         if change.kind is ChangeKind.UPDATE:
+            self.ending = row.id
             outcome = await operations.update(self.op, row, props, change.changed, requires)
             if not outcome.replace:
                 return _result(_with_template(outcome, template_id), Action.UPDATE)
@@ -253,12 +302,13 @@ class NodeRun:
 
     async def _replace(self, row: ResourceRecord, type_name: str, props: dict[str, Any],
                        requires: tuple[str, ...]) -> tuple[str | None, Mapping[str, Any]]:
-        fresh = dataclasses.replace(
+        await self._confirm()
+        fresh = evolve(
             operations.new_row(self.stack, row.name, type_name, self.traversal.template_id,
                                replaces=row.id),
             engine_id=self.engine.id, requires=requires)
         if not await self.store.replace_resource(
-                dataclasses.replace(row, replaced_by=fresh.id), fresh, self.traversal.id):
+                evolve(row, replaced_by=fresh.id), fresh, self.traversal.id):
             raise Superseded
         self.held.append(fresh.id)
         return await self._create(fresh, type_name, props, requires)
@@ -273,6 +323,7 @@ class NodeRun:
             failure = await self._delete_predecessor(row.replaces)
             if failure is not None:
                 return failure
+        self.ending = row.id
         outcome = await operations.create(self.op, row, props, requires)
         return _result(outcome.row, Action.CREATE)
 
@@ -297,7 +348,8 @@ class NodeRun:
         outcome = await operations.delete(self.op, row, retain=policy is DeletionPolicy.RETAIN)
         if outcome.failed:
             return _result(outcome.row, Action.DELETE)
-        await self.store.delete_resource(row.id)
+        if not (self.finished and row.id == self.ending):  # else it went with the node's end
+            await self.store.delete_resource(row.id)
         return None
 
     async def _reclaimable(self, row: ResourceRecord, type_name: str,
@@ -310,14 +362,15 @@ class NodeRun:
         if older is None or older.type != type_name or not is_settled(older) \
                 or changed_properties(older.properties, props):
             return None
+        await self._confirm()
         if await self.store.lock_resource(older.id, self.engine.id, self.traversal.id,
                                           requires=self._requires()) is None:
             return None
         self.held.append(older.id)
-        back = dataclasses.replace(older, replaced_by=None, requires=self._requires(),
+        back = evolve(older, replaced_by=None, requires=self._requires(),
                                    template_id=self.traversal.template_id)
         await self.store.save_resources(
-            [back, dataclasses.replace(row, replaced_by=older.id)], [])
+            [back, evolve(row, replaced_by=older.id)], [])
         self.engine.log.info("resource.reclaimed", stack=self.stack.name, resource=row.name)
         return back
 
@@ -325,7 +378,7 @@ class NodeRun:
                         requires: tuple[str, ...]) -> ResourceRecord:
         """A new row for `name`, whose row was deleted meanwhile (by a superseded
         traversal's cleanup that held its lock when this traversal started)."""
-        fresh = dataclasses.replace(
+        fresh = evolve(
             operations.new_row(self.stack, name, type_name, self.traversal.template_id),
             engine_id=self.engine.id, requires=requires)
         if not await self.store.replace_resource(None, fresh, self.traversal.id):
@@ -358,7 +411,7 @@ class NodeRun:
         if kept and row.replaced_by is None:
             # its update node, which ran before this one, kept it: nothing to delete
             return None, {}
-        locked = await self._lock(row)
+        locked = await self._take(row)
         if locked is None:
             return None, {}
         row = locked
@@ -370,6 +423,8 @@ class NodeRun:
             victim = doomed_row if doomed_row.id == row.id else await self._lock(doomed_row)
             if victim is None:
                 continue
+            if doomed_row is doomed[-1]:
+                self.ending, self.dropping = victim.id, True
             failure = await self._delete_row(victim)
             if failure is not None:
                 return failure
@@ -387,22 +442,50 @@ class NodeRun:
 
     # delivery
 
+    async def _persist(self, row: ResourceRecord, event: EventRecord, final: bool) -> None:
+        """Persist a state change of the node's operation (`OperationScope.persist`): the first
+        takes the deferred lock with it, the final one of the row that ends the node ends it
+        (`_finish`); any other is a plain save."""
+        ends = final and row.id == self.ending
+        deferred = self.deferred
+        if deferred is not None and deferred.id == row.id:
+            if ends:
+                await self._confirm()  # a first state change that is also the last
+            else:
+                self.deferred = None
+                if await self.store.lock_resource(row.id, self.engine.id, self.traversal.id,
+                                                  version=deferred.atomic_key,
+                                                  save=(row, event)) is None:
+                    raise Relock
+                self.held.append(row.id)
+                return
+        if ends:
+            with anyio.CancelScope(shield=True):
+                await self._finish(_data(row), (row, event), drop=self.dropping)
+        else:
+            await self.store.save_resource(row, event)
+
     async def _finish(self, data: Mapping[str, Any],
-                      save: tuple[ResourceRecord, EventRecord] | None = None) -> None:
+                      save: tuple[ResourceRecord, EventRecord] | None = None,
+                      drop: bool = False) -> None:
         deliveries = [(succ, data if succ.phase is Phase.UPDATE else {})
                       for succ in self.sync.successors]
         held, self.held = self.held, []
         claimed = await self.store.finish_node(self.traversal.id, self.entry.node,
-                                               self.engine.id, held, deliveries, save)
+                                               self.engine.id, held, deliveries, save,
+                                               drop=drop, passes=self._passes(data))
         self.finished = True
         if claimed:
             self.host.adopt(claimed)
 
-    async def _finish_with(self, row: ResourceRecord, event: EventRecord) -> None:
-        """Save the COMPLETE state that ends the node's create or update, release its locks,
-        deliver and remove its entry: one store write (`OperationScope.finish`)."""
-        with anyio.CancelScope(shield=True):
-            await self._finish(_data(row), (row, event))
+    def _passes(self, data: Mapping[str, Any]) -> tuple[NodeKey, ...]:
+        """The cleanup node of the row this update node kept has nothing to do: it runs
+        within this node's end (`Store.finish_node`)."""
+        rows = self.state.rows
+        if self.entry.node.phase is not Phase.UPDATE or len(rows) != 1 \
+                or rows[0].replaced_by is not None or data.get("row_id") != rows[0].id:
+            return ()
+        return (NodeKey(Phase.CLEANUP, rows[0].id),)
 
 
 def _data(row: ResourceRecord) -> dict[str, Any]:
@@ -417,4 +500,4 @@ def _result(row: ResourceRecord, action: Action) -> tuple[str | None, Mapping[st
 
 
 def _with_template(outcome: Outcome, template_id: str | None) -> ResourceRecord:
-    return dataclasses.replace(outcome.row, template_id=template_id)
+    return evolve(outcome.row, template_id=template_id)

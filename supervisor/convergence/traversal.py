@@ -31,6 +31,7 @@ from storage import (
     TemplateRecord,
     TraversalRecord,
     TraversalStart,
+    evolve,
 )
 from supervisor.compiling import compile_stored, display_parameters
 from supervisor.convergence.graph import Graph, build_graph, build_walk
@@ -113,9 +114,9 @@ def _build(stack: StackRecord, rows: Rows, plan: Plan, now: float) -> TraversalS
         previous_template_id=plan.previous_template_id,
         rollback_on_failure=plan.rollback_on_failure,
         deadline=now + plan.timeout_mins * 60 if plan.timeout_mins else None, created_at=now)
-    updated = dataclasses.replace(
+    updated = evolve(
         stack, action=plan.action, status=Status.IN_PROGRESS, reason=plan.reason,
-        updated_at=now, traversal_id=traversal_id, **plan.stack_changes)  # type: ignore[arg-type]
+        updated_at=now, traversal_id=traversal_id, **plan.stack_changes)
     events = [] if plan.prelude is None else [plan.prelude]
     events.append(stack_event(updated))
     return TraversalStart(stack=updated, traversal=traversal,
@@ -164,7 +165,7 @@ async def fail(engine: Engine, stack: StackRecord, traversal: TraversalRecord, r
                on_ready: Callable[[], None] | None = None) -> StackRecord | None:
     """End `traversal` FAILED (or start its rollback); None if it is no longer current."""
     wants_rollback = traversal.rollback_on_failure if rollback is None else rollback
-    failed = dataclasses.replace(stack, action=traversal.action, status=Status.FAILED,
+    failed = evolve(stack, action=traversal.action, status=Status.FAILED,
                                  reason=reason, updated_at=engine.now())
     if wants_rollback and traversal.action in (Action.CREATE, Action.UPDATE):
         plan = await rollback_plan(engine, stack, traversal, stack_event(failed))
@@ -199,7 +200,7 @@ async def rollback_plan(engine: Engine, stack: StackRecord, traversal: Traversal
 async def complete(engine: Engine, stack: StackRecord,
                    traversal: TraversalRecord) -> StackRecord | None:
     """The stack node ran: the traversal succeeded. None if it was superseded meanwhile."""
-    done = dataclasses.replace(
+    done = evolve(
         stack, action=traversal.action, status=Status.COMPLETE,
         reason=f"Stack {traversal.action.value} completed successfully", updated_at=engine.now())
     event = stack_event(done)
