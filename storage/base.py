@@ -317,9 +317,10 @@ class Store(Protocol):
         `finish_ready(traversal_id, node)`.
 
         A target in `passes` is a node the caller knows has nothing to do (a cleanup
-        node whose row the update node kept): if this delivery completes its sync
-        point, it gets no ready entry; it delivers `{}` to each of its own successors
-        at once instead, in this transaction, as `finish_node` would for it.
+        node whose row the update node kept): its sync point is marked passing. A
+        passing sync point that completes (with this delivery or any later one) gets
+        no ready entry: it delivers `{}` to each of its own successors at once
+        instead, in that transaction, as `finish_node` would for it.
 
         Returns the entries unparked (in `unlock` order, each resource's oldest first),
         then those made ready, all claimed for `engine_id`."""

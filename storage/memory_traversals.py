@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ class _Inbox:
     successors: tuple[NodeKey, ...]
     row_id: str | None
     inputs: dict[NodeKey, Mapping[str, Any]]
+    passing: bool = False
 
 
 @dataclasses.dataclass(slots=True)
@@ -121,23 +123,27 @@ class TraversalState:
         claimant: str | None,
         passes: Collection[NodeKey] = (),
     ) -> list[ReadyNode]:
-        """See `Store.deliver` and, for `passes`, `Store.finish_node`."""
+        """See `Store.deliver` and, for `passes`, `Store.finish_node` (passing nodes deliver
+        from a work list: a chain of them can be long)."""
         inboxes = self._inboxes.get(traversal_id, {})
         ready = []
-        for target, data in deliveries:
-            inbox = inboxes.get(target)
-            if inbox is None or sender in inbox.inputs:
-                continue
-            inbox.inputs[sender] = data
-            inbox.remaining -= 1
-            if inbox.remaining == 0:
-                if target in passes:
-                    onward: list[tuple[NodeKey, Mapping[str, Any]]] = [
-                        (s, {}) for s in inbox.successors]
-                    ready += self.deliver(traversal_id, target, onward, claimant)
-                else:
-                    ready.append(self._make_ready(traversal_id, target, inbox.stack_id,
-                                                 claimant))
+        work: deque[tuple[NodeKey, Iterable[tuple[NodeKey, Mapping[str, Any]]]]] = deque(
+            [(sender, deliveries)])
+        while work:
+            sender, deliveries = work.popleft()
+            for target, data in deliveries:
+                inbox = inboxes.get(target)
+                if inbox is None or sender in inbox.inputs:
+                    continue
+                inbox.inputs[sender] = data
+                inbox.remaining -= 1
+                inbox.passing = inbox.passing or target in passes
+                if inbox.remaining == 0:
+                    if inbox.passing:
+                        work.append((target, [(s, {}) for s in inbox.successors]))
+                    else:
+                        ready.append(self._make_ready(traversal_id, target, inbox.stack_id,
+                                                     claimant))
         return ready
 
     # the ready queue

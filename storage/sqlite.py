@@ -42,6 +42,7 @@ import os
 import re
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -751,24 +752,29 @@ def _deliver(
     conn: Connection,
     passes: Collection[NodeKey] = (),
 ) -> list[ReadyNode]:
-    """`deliver` within a transaction (and, for `passes`, see `Store.finish_node`)."""
-    sent = (sender.phase.value, sender.ref)
+    """`deliver` within a transaction (and, for `passes`, see `Store.finish_node`). Passing
+    nodes deliver from a work list, not by recursion: a chain of them can be long."""
     ready = []
-    for target, data in deliveries:
-        node = (target.phase.value, target.ref)
-        counted = conn.execute(sql.COUNT_DELIVERY, (traversal_id, *node, *sent)).fetchone()
-        if counted is None:
-            continue  # no sync point, or this sender delivered to it already
-        stack_id, remaining, seq, successors = counted
-        conn.execute(sql.INSERT_INPUT, sql.input_row(traversal_id, target, sender, data, seq))
-        if remaining == 0:
-            if target in passes:
-                onward: list[tuple[NodeKey, Mapping[str, Any]]] = [
-                    (s, {}) for s in sql.successors_from(successors)]
-                ready += _deliver(traversal_id, target, onward, claimant, conn)
-            else:
-                conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
-                ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
+    work: deque[tuple[NodeKey, Sequence[tuple[NodeKey, Mapping[str, Any]]]]] = deque(
+        [(sender, deliveries)])
+    while work:
+        sender, deliveries = work.popleft()
+        sent = (sender.phase.value, sender.ref)
+        for target, data in deliveries:
+            node = (target.phase.value, target.ref)
+            args = (traversal_id, *node, *sent, int(target in passes))
+            counted = conn.execute(sql.COUNT_DELIVERY, args).fetchone()
+            if counted is None:
+                continue  # no sync point, or this sender delivered to it already
+            stack_id, remaining, seq, successors, passing = counted
+            conn.execute(sql.INSERT_INPUT,
+                         sql.input_row(traversal_id, target, sender, data, seq))
+            if remaining == 0:
+                if passing:
+                    work.append((target, [(s, {}) for s in sql.successors_from(successors)]))
+                else:
+                    conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
+                    ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
     return ready
 
 

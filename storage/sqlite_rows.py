@@ -357,13 +357,15 @@ SELECT sender_phase, sender_ref, data FROM sync_inputs
 WHERE traversal_id = ? AND phase = ? AND ref = ? ORDER BY seq"""
 # Counts a delivery only if this sender has not delivered to the node yet: the input row
 # is inserted afterwards, numbered with the returned `delivered`.
+# ?6 is 1 to mark the node passing (see `Store.finish_node`), else 0.
 COUNT_DELIVERY = """
-UPDATE sync_points SET remaining = remaining - 1, delivered = delivered + 1
+UPDATE sync_points SET remaining = remaining - 1, delivered = delivered + 1,
+    passing = max(passing, ?6)
 WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND NOT EXISTS (
     SELECT 1 FROM sync_inputs
     WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND sender_phase = ?4
         AND sender_ref = ?5)
-RETURNING stack_id, remaining, delivered, successors"""
+RETURNING stack_id, remaining, delivered, successors, passing"""
 
 _READY_COLUMNS = "traversal_id, stack_id, phase, ref, claimed_by, parked_on, seq"
 INSERT_READY = """

@@ -3,12 +3,15 @@
 * a delete-before-create replacement deletes the old resource once and leaves one row;
 * a cancel that reaches the engine after the operation completed changes nothing;
 * an engine that stops while its last unlock hands it another engine's parked node
-  releases that claim, so the other engine's update finishes.
+  releases that claim, so the other engine's update finishes;
+* a row locked and released by someone else between a node's read and its first
+  write makes the node start over, locking first: nothing is done twice;
+* an update that keeps every row never runs a cleanup node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
@@ -16,7 +19,19 @@ import trio
 
 from actors import ActorContext, Created, Property, PropertyType, Replacement, ResourceActor
 from actors.registry import Registry
-from storage import Action, StackRecord, Status, open_store
+from storage import (
+    Action,
+    EventRecord,
+    MemoryStore,
+    NodeKey,
+    NodeState,
+    Phase,
+    ReadyNode,
+    ResourceRecord,
+    StackRecord,
+    Status,
+    open_store,
+)
 from supervisor import stacks
 from supervisor.convergence import api as converge_api
 from tests.scenarios.test_scenarios import PATHS, template
@@ -151,3 +166,82 @@ async def test_a_fan_out_wider_than_the_worker_limit_waits_its_turn_and_complete
         assert len(rows) == 41
         assert {(r.action, r.status) for r in rows} == {(Action.CREATE, Status.COMPLETE)}
         assert await store.list_ready(stack.id) == []
+
+
+class Meddling(MemoryStore):
+    """A memory store on which another engine locks and unlocks each update node's row right
+    after the node has read it, and which counts the first writes it then refuses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def get_node_state(self, traversal_id: str, node: NodeKey) -> NodeState | None:
+        state = await super().get_node_state(traversal_id, node)
+        if state is not None and state.rows and node.phase is Phase.UPDATE:
+            row = state.rows[-1]
+            if await super().lock_resource(row.id, "meddler", traversal_id) is not None:
+                await self.unlock_resource(row.id, "meddler")
+        return state
+
+    async def lock_resource(self, resource_id: str, engine_id: str, traversal_id: str,
+                            expected: str | None = None, requires: Sequence[str] = (), *,
+                            version: int | None = None,
+                            save: tuple[ResourceRecord, EventRecord] | None = None,
+                            ) -> ResourceRecord | None:
+        locked = await super().lock_resource(resource_id, engine_id, traversal_id, expected,
+                                             requires, version=version, save=save)
+        if locked is None and save is not None:
+            self.refused += 1
+        return locked
+
+
+@pytest.mark.trio
+async def test_a_row_changed_after_the_read_makes_the_node_lock_first_and_do_it_once(
+        autojump_clock: object) -> None:
+    log = CallLog()
+    store = Meddling()
+    spec = {"a": {}, "b": {"deps": ["a"]}, "c": {}}
+    async with engine_on(store, registry_with(log)) as engine:
+        stack = await stacks.create_stack(engine, "s", inputs(template(spec)),
+                                          stacks.CreateOptions(convergence=True))
+        rows = await store.list_resources(stack.id)
+        events = await store.list_events(stack.id)
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE), stack.reason
+    assert store.refused == 3  # each node's deferred lock, once
+    assert sorted(log.ops()) == [("create", "a"), ("create", "b"), ("create", "c")]
+    assert {(r.status, r.engine_id) for r in rows} == {(Status.COMPLETE, None)}
+    assert sorted((e.resource_name, e.status) for e in events if e.resource_id) == sorted(
+        (name, status) for name in spec for status in (Status.IN_PROGRESS, Status.COMPLETE))
+
+
+class ReadyLog(MemoryStore):
+    """A memory store that records every node made ready."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made_ready: list[NodeKey] = []
+
+    async def finish_node(self, *args: Any, **kwargs: Any) -> list[ReadyNode]:
+        entries = await super().finish_node(*args, **kwargs)
+        self.made_ready += [e.node for e in entries]
+        return entries
+
+
+@pytest.mark.trio
+async def test_an_update_that_keeps_every_row_runs_no_cleanup_node(
+        autojump_clock: object) -> None:
+    log = CallLog()
+    store = ReadyLog()
+    async with engine_on(store, registry_with(log)) as engine:
+        await stacks.create_stack(engine, "s", inputs(template({"a": {}, "b": {"deps": ["a"]}})),
+                                  stacks.CreateOptions(convergence=True))
+        before = await store.list_resources((await stacks.wait_stack(engine, "s")).id)
+        store.made_ready.clear()
+        spec = {"a": {"value": "a2"}, "b": {"deps": ["a"], "value": "b2"}}
+        stack = await stacks.update_stack(engine, "s", inputs(template(spec)))
+        after = await store.list_resources(stack.id)
+    assert (stack.action, stack.status) == (Action.UPDATE, Status.COMPLETE), stack.reason
+    assert [r.id for r in after] == [r.id for r in before]
+    assert ("update", "a") in log.ops() and ("update", "b") in log.ops()
+    assert {key.phase for key in store.made_ready} == {Phase.UPDATE, Phase.STACK}

@@ -1136,12 +1136,12 @@ async def test_finish_node_passes_a_node_with_nothing_to_do(store: Store) -> Non
     assert await store.list_ready(owner.id) == claimed(walk, "engine-a", B, last)
     point = await store.get_sync_point(walk.id, C)
     assert point is not None and point.remaining == 1
-    assert [(d.sender, d.data) for d in point.inputs] == [(tidy, {}), (A, {"row_id": "r-a"})]
+    assert [(d.sender, d.data) for d in point.inputs] == [(A, {"row_id": "r-a"}), (tidy, {})]
     tidy_point = await store.get_sync_point(walk.id, tidy)
     assert tidy_point is not None and tidy_point.remaining == 0
 
 
-async def test_a_pass_still_waiting_for_inputs_is_only_delivered_to(store: Store) -> None:
+async def test_a_pass_still_waiting_for_inputs_passes_once_they_arrive(store: Store) -> None:
     tidy = NodeKey(Phase.CLEANUP, "row-a")
     owner = await created(store)
     walk = await started(store, owner, (A, 0), (tidy, 2), (C, 1), successors={tidy: (C,)})
@@ -1151,6 +1151,33 @@ async def test_a_pass_still_waiting_for_inputs_is_only_delivered_to(store: Store
     assert await store.list_ready(owner.id) == []
     point = await store.get_sync_point(walk.id, C)
     assert point is not None and point.remaining == 1
-    # its last input comes from a node that does not pass it: it becomes ready to run
+    # its last input, from a node that does not know: it passes all the same, making C ready
+    assert await store.deliver(walk.id, B, [(tidy, {})], "engine-b") == [
+        ready(walk, C, "engine-b")]
+    point = await store.get_sync_point(walk.id, C)
+    assert point is not None and [d.sender for d in point.inputs] == [tidy]
+
+
+async def test_a_long_chain_of_passing_nodes_passes_in_one_write(store: Store) -> None:
+    chain = [NodeKey(Phase.CLEANUP, f"row-{n}") for n in range(3000)]
+    last = NodeKey(Phase.STACK, "s")
+    owner = await created(store)
+    points = [(A, 0), *((node, 2) for node in chain), (last, 1)]
+    successors = {node: (after,) for node, after in zip(chain, [*chain[1:], last], strict=True)}
+    walk = await started(store, owner, *points, successors=successors)
+    await store.claim_ready("engine-a", 1)
+    # every node of the chain learns it passes; the first also gets its last input
+    await store.finish_node(walk.id, A, "engine-a", [], [(node, {}) for node in chain],
+                            passes=set(chain))
+    assert await store.deliver(walk.id, B, [(chain[0], {})], "engine-b") == [
+        ready(walk, last, "engine-b")]
+
+
+async def test_a_node_not_passed_becomes_ready(store: Store) -> None:
+    tidy = NodeKey(Phase.CLEANUP, "row-a")
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (tidy, 2), (C, 1), successors={tidy: (C,)})
+    await store.claim_ready("engine-a", 1)
+    assert await store.finish_node(walk.id, A, "engine-a", [], [(tidy, {})]) == []
     assert await store.deliver(walk.id, B, [(tidy, {})], "engine-b") == [
         ready(walk, tidy, "engine-b")]
