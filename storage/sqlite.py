@@ -402,7 +402,7 @@ class SQLiteStore:
         return await self._read(functools.partial(_sync_point, traversal_id, node))
 
     async def get_node_state(self, traversal_id: str, node: NodeKey) -> NodeState | None:
-        return await self._read(functools.partial(_node_state, traversal_id, node))
+        return await self._call(functools.partial(_node_state, traversal_id, node))
 
     async def deliver(
         self,
@@ -718,11 +718,32 @@ def _sync_point(traversal_id: str, node: NodeKey, conn: Connection) -> SyncPoint
     row = conn.execute(sql.GET_SYNC_POINT, key).fetchone()
     if row is None:
         return None
-    inputs = conn.execute(sql.LIST_INPUTS, key).fetchall()
+    inputs = sql.deliveries_from_rows(conn.execute(sql.LIST_INPUTS, key).fetchall())
     return sql.sync_point_from_rows(traversal_id, node, row, inputs)
 
 
 def _node_state(traversal_id: str, node: NodeKey, conn: Connection) -> NodeState | None:
+    """`get_node_state` in one statement, which sees one snapshot; a node whose row was
+    replaced follows the chain of rows in a read transaction (`_node_state_chained`)."""
+    key = (traversal_id, node.phase.value, node.ref)
+    found = conn.execute(sql.GET_NODE_WHOLE, key).fetchone()
+    if found is None:
+        return None
+    stack_end = sql.TRAVERSAL_WIDTH + sql.STACK_WIDTH
+    row_start = stack_end + sql.POINT_WIDTH + 1
+    if found[row_start] is not None and found[row_start + sql.REPLACED_BY] is not None:
+        return _in_transaction(functools.partial(_node_state_chained, traversal_id, node),
+                               conn, begin="BEGIN")
+    traversal = sql.traversal_from_row(found[:sql.TRAVERSAL_WIDTH])
+    stack = sql.stack_from_row(found[sql.TRAVERSAL_WIDTH:stack_end])
+    inputs = sql.deliveries_from_json(found[row_start - 1])
+    sync = sql.sync_point_from_rows(traversal_id, node, found[stack_end:row_start - 1], inputs)
+    rows = () if found[row_start] is None else (sql.resource_from_row(found[row_start:]),)
+    return NodeState(stack, traversal, sync, rows)
+
+
+def _node_state_chained(traversal_id: str, node: NodeKey,
+                        conn: Connection) -> NodeState | None:
     """`get_node_state` within a read transaction."""
     key = (traversal_id, node.phase.value, node.ref)
     found = conn.execute(sql.GET_NODE, key).fetchone()
@@ -731,8 +752,9 @@ def _node_state(traversal_id: str, node: NodeKey, conn: Connection) -> NodeState
     traversal = sql.traversal_from_row(found[:sql.TRAVERSAL_WIDTH])
     stack = sql.stack_from_row(found[sql.TRAVERSAL_WIDTH:sql.TRAVERSAL_WIDTH + sql.STACK_WIDTH])
     point = found[sql.TRAVERSAL_WIDTH + sql.STACK_WIDTH:]
-    inputs = conn.execute(sql.LIST_INPUTS, key).fetchall() if point[4] else []
-    sync = sql.sync_point_from_rows(traversal_id, node, point, inputs)
+    rows_in = conn.execute(sql.LIST_INPUTS, key).fetchall() if point[4] else []
+    sync = sql.sync_point_from_rows(traversal_id, node, point,
+                                    sql.deliveries_from_rows(rows_in))
     rows: list[ResourceRecord] = []
     next_id = sync.row_id
     while next_id is not None and all(r.id != next_id for r in rows):

@@ -12,6 +12,7 @@ the `SAVE_*` updates.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,14 +36,23 @@ from storage.records import (
 Row = tuple[Any, ...]
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_plain)
-
-
 def _plain(value: object) -> object:
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# one encoder for every value: `json.dumps` with options builds a new one per call
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_plain).encode
+
+
+def _dump(value: Any) -> str:
+    if not value:  # the common empty payloads, without the encoder
+        if isinstance(value, dict):
+            return "{}"
+        if isinstance(value, (tuple, list)):
+            return "[]"
+    return _ENCODE(value)
 
 
 def _load_or_none(text: str | None) -> Any:
@@ -128,6 +138,8 @@ _RESOURCE_COLUMNS = (
     "id, stack_id, name, type, physical_id, action, status, reason, properties, attributes,"
     " template_id, requires, replaces, replaced_by, created_at, updated_at, engine_id, atomic_key"
 )
+#: the position of `replaced_by` in a row of `_RESOURCE_COLUMNS`
+REPLACED_BY = 13
 
 
 def _resource_fields(r: ResourceRecord) -> Row:
@@ -285,12 +297,25 @@ def input_row(
     )  # fmt: skip
 
 
-def sync_point_from_rows(traversal_id: str, node: NodeKey, r: Row, inputs: list[Row]) -> SyncPoint:
-    """`r` is (stack_id, remaining, successors, row_id); `inputs` (phase, ref, data) rows."""
+def deliveries_from_rows(rows: list[Row]) -> tuple[Delivery, ...]:
+    """`LIST_INPUTS` rows (phase, ref, data) as deliveries."""
+    return tuple(Delivery(NodeKey(Phase(i[0]), i[1]), json.loads(i[2])) for i in rows)
+
+
+def deliveries_from_json(column: str | None) -> tuple[Delivery, ...]:
+    """The inputs column of `GET_NODE_WHOLE` as deliveries, in delivery order."""
+    if column is None:
+        return ()
+    found = sorted(json.loads(column), key=lambda item: item[0])
+    return tuple(Delivery(NodeKey(Phase(phase), ref), data) for _, phase, ref, data in found)
+
+
+def sync_point_from_rows(traversal_id: str, node: NodeKey, r: Row,
+                         inputs: tuple[Delivery, ...]) -> SyncPoint:
+    """`r` is (stack_id, remaining, successors, row_id)."""
     return SyncPoint(
         traversal_id=traversal_id, stack_id=r[0], node=node, remaining=r[1],
-        successors=tuple(successors_from(r[2])), row_id=r[3],
-        inputs=tuple(Delivery(NodeKey(Phase(i[0]), i[1]), json.loads(i[2])) for i in inputs),
+        successors=successors_from(r[2]), row_id=r[3], inputs=inputs,
     )  # fmt: skip
 
 
@@ -346,6 +371,23 @@ JOIN stacks s ON s.id = p.stack_id
 WHERE p.traversal_id = ? AND p.phase = ? AND p.ref = ?"""
 TRAVERSAL_WIDTH = len(_TRAVERSAL_COLUMNS.split(","))
 STACK_WIDTH = len(_STACK_COLUMNS.split(","))
+POINT_WIDTH = 5
+# The same with the node's inputs (a JSON list of [seq, phase, ref, data]) and its row, so
+# that one statement (one snapshot) reads all a node needs unless its row was replaced.
+GET_NODE_WHOLE = f"""
+SELECT {', '.join('t.' + c.strip() for c in _TRAVERSAL_COLUMNS.split(','))},
+    {', '.join('s.' + c.strip() for c in _STACK_COLUMNS.split(','))},
+    p.stack_id, p.remaining, p.successors, p.row_id, p.delivered,
+    CASE WHEN p.delivered > 0 THEN (
+        SELECT json_group_array(json_array(i.seq, i.sender_phase, i.sender_ref, json(i.data)))
+        FROM sync_inputs i
+        WHERE i.traversal_id = p.traversal_id AND i.phase = p.phase AND i.ref = p.ref) END,
+    {', '.join('r.' + c.strip() for c in _RESOURCE_COLUMNS.split(','))}
+FROM sync_points p
+JOIN traversals t ON t.id = p.traversal_id
+JOIN stacks s ON s.id = p.stack_id
+LEFT JOIN resources r ON r.id = p.row_id
+WHERE p.traversal_id = ? AND p.phase = ? AND p.ref = ?"""
 GET_SYNC_POINT = """
 SELECT stack_id, remaining, successors, row_id FROM sync_points
 WHERE traversal_id = ? AND phase = ? AND ref = ?"""
@@ -437,8 +479,11 @@ def requires_union(stored: str, added: Sequence[str]) -> str:
     return _dump(sorted(set(json.loads(stored)) | set(added)))
 
 
-def successors_from(column: str) -> list[NodeKey]:
-    return [NodeKey(Phase(p), ref) for p, ref in json.loads(column)]
+@functools.lru_cache(maxsize=4096)
+def successors_from(column: str) -> tuple[NodeKey, ...]:
+    """A successors column parsed (many nodes share one: a flat stack's all lead to the stack
+    node)."""
+    return tuple(NodeKey(Phase(p), ref) for p, ref in json.loads(column))
 
 
 UNLOCK_RESOURCE = "UPDATE resources SET engine_id = NULL WHERE id = ? AND engine_id = ?"

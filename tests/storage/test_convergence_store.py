@@ -762,6 +762,26 @@ async def test_node_state_is_stack_traversal_sync_point_and_the_rows_chain(store
     assert other.sync_point.inputs == (Delivery(A, {"row_id": "x"}),)
 
 
+async def test_node_state_of_a_single_row_with_many_inputs_keeps_them_in_order(
+        store: Store) -> None:
+    owner = await created(store)
+    row = resource(owner, name="db", properties=AWKWARD)
+    await store.add_resource(row)
+    senders = [update(f"s{n:02d}") for n in range(30)]
+    walk = traversal(owner)
+    points = [sync_point(walk, A, len(senders), row_id=row.id)]
+    start = TraversalStart(dataclasses.replace(owner, traversal_id=walk.id), walk, points)
+    assert await store.start_traversal(owner.id, always(start)) is not None
+    for n, sender in enumerate(reversed(senders)):
+        await store.deliver(walk.id, sender, [(A, {"n": n, "payload": AWKWARD})])
+    state = await store.get_node_state(walk.id, A)
+    assert state is not None
+    assert state.sync_point == await store.get_sync_point(walk.id, A)
+    assert [d.data["n"] for d in state.sync_point.inputs] == list(range(30))
+    assert state.sync_point.inputs[0].data["payload"] == AWKWARD
+    assert state.rows == (row,)
+
+
 async def test_node_state_is_none_once_the_traversal_is_purged(store: Store) -> None:
     owner = await created(store)
     walk = await started(store, owner, (A, 0))
