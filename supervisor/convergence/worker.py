@@ -62,6 +62,8 @@ class Worker:
         #: entries claimed for us again while their previous run was still ending
         self._again: dict[RunKey, ReadyNode] = {}
         self._wake = anyio.Event()
+        #: the claim loop waits because every slot was taken: free slots wake it
+        self._full = False
         self._ended = anyio.Event()
         #: traversals ended (completed or failed) here, signalled once none of their nodes runs
         self._ending: set[str] = set()
@@ -154,6 +156,10 @@ class Worker:
                 self._spawn(again)
             while self._queued and self._busy < self.limit:
                 self._spawn(self._queued.popleft())
+            if self._full and self.busy <= self.limit // 2:
+                # half the slots are free: claim again now rather than at the next poll
+                self._full = False
+                self.wake()
 
     async def _interrupted(self, entry: ReadyNode) -> None:
         """A node's actor was cancelled: by the traversal's deadline or by a stack cancel."""
@@ -196,6 +202,7 @@ class Worker:
                 self.adopt(claimed)
             idle = 0 if claimed else min(idle + 1, IDLE_POLLS)
             if len(claimed) < min(free, CLAIM_BATCH) or free <= 0:
+                self._full = self.busy >= self.limit
                 with anyio.move_on_after(self.engine.config.poll_interval * max(1, idle)):
                     await self._wake.wait()
                 self._wake = anyio.Event()
