@@ -152,8 +152,9 @@ class SQLiteStore:
     async def _call(self, fn: Callable[[Connection], T]) -> T:
         """Run the read `fn` right here on the read connection, which never waits for a lock;
         in the rare case SQLite is busy (a WAL reset by another process), run it in a worker
-        thread on a connection that waits."""
-        await anyio.lowlevel.checkpoint()
+        thread on a connection that waits. (No full checkpoint: a read takes microseconds, and
+        its callers yield at their writes.)"""
+        await anyio.lowlevel.checkpoint_if_cancelled()
         try:
             return fn(self._reader)
         except sqlite3.OperationalError as exc:

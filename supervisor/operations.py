@@ -121,9 +121,16 @@ async def _call(
     call: Callable[[], Awaitable[T]],
 ) -> T | ResourceRecord:
     """Run an actor call under the limiter; a failure or interruption becomes a FAILED row."""
+    limiter = scope.engine.limiter
     try:
-        async with scope.engine.limiter:
+        try:
+            limiter.acquire_nowait()  # no reschedule when a slot is free and nobody waits
+        except anyio.WouldBlock:
+            await limiter.acquire()
+        try:
             return await call()
+        finally:
+            limiter.release()
     except ReplaceRequired:
         raise
     except anyio.get_cancelled_exc_class():
