@@ -735,12 +735,28 @@ def _node_state(traversal_id: str, node: NodeKey, conn: Connection) -> NodeState
     if found[row_start] is not None and found[row_start + sql.REPLACED_BY] is not None:
         return _in_transaction(functools.partial(_node_state_chained, traversal_id, node),
                                conn, begin="BEGIN")
-    traversal = sql.traversal_from_row(found[:sql.TRAVERSAL_WIDTH])
-    stack = sql.stack_from_row(found[sql.TRAVERSAL_WIDTH:stack_end])
+    traversal = _parsed(sql.traversal_from_row, found[:sql.TRAVERSAL_WIDTH])
+    stack = _parsed(sql.stack_from_row, found[sql.TRAVERSAL_WIDTH:stack_end])
     inputs = sql.deliveries_from_json(found[row_start - 1])
     sync = sql.sync_point_from_rows(traversal_id, node, found[stack_end:row_start - 1], inputs)
     rows = () if found[row_start] is None else (sql.resource_from_row(found[row_start:]),)
     return NodeState(stack, traversal, sync, rows)
+
+
+#: records parsed from rows, by the row: every node of a traversal reads the same stack and
+#: traversal rows (records are immutable, so sharing them is safe)
+_PARSED: dict[tuple[Callable[[sql.Row], Any], sql.Row], Any] = {}
+_PARSED_MAX = 256
+
+
+def _parsed(parse: Callable[[sql.Row], T], row: sql.Row) -> T:
+    key = (parse, row)
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        found = _PARSED[key] = parse(row)
+    return found
 
 
 def _node_state_chained(traversal_id: str, node: NodeKey,
