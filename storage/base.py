@@ -136,6 +136,18 @@ class Store(Protocol):
     async def save_resources(
         self, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
     ) -> None: ...
+    async def write_resources(
+        self,
+        added: Sequence[ResourceRecord],
+        saved: Sequence[ResourceRecord],
+        dropped: Sequence[str],
+        events: Sequence[EventRecord],
+    ) -> None:
+        """In one transaction: `add_resource` each of `added`, then save `saved` in order and
+        append `events` (as `save_resources`), then `delete_resource` each of `dropped`.
+        All or nothing: a taken id raises `StoreError`, a missing saved row `NotFound`."""
+        ...
+
     async def get_resource(self, resource_id: str) -> ResourceRecord | None: ...
     async def list_resources(self, stack_id: str) -> list[ResourceRecord]: ...
     async def delete_resource(self, resource_id: str) -> None: ...

@@ -183,6 +183,26 @@ class MemoryStore:
     ) -> None:
         await self.save_resources([resource], [event] if event else [])
 
+    async def write_resources(
+        self,
+        added: Sequence[ResourceRecord],
+        saved: Sequence[ResourceRecord],
+        dropped: Sequence[str],
+        events: Sequence[EventRecord],
+    ) -> None:
+        await checkpoint()
+        self._check_new_resources(added)
+        new_ids = {r.id for r in added}
+        missing = [r.id for r in saved if r.id not in self._resources and r.id not in new_ids]
+        if missing:
+            raise NotFound(f"no resource {missing[0]!r}")
+        self._require_event_stacks(events)
+        for resource in added:
+            self._add_resource(resource)
+        self._save_resources(saved, events)
+        for resource_id in dropped:
+            self._drop_resource(resource_id)
+
     async def save_resources(
         self, resources: Sequence[ResourceRecord], events: Sequence[EventRecord]
     ) -> None:

@@ -285,6 +285,23 @@ class SQLiteStore:
     ) -> None:
         await self._write(functools.partial(_save_resources, resources=resources, events=events))
 
+    async def write_resources(
+        self,
+        added: Sequence[ResourceRecord],
+        saved: Sequence[ResourceRecord],
+        dropped: Sequence[str],
+        events: Sequence[EventRecord],
+    ) -> None:
+        def write(conn: Connection) -> None:
+            for resource in added:
+                with _constraints(f"resource id {resource.id!r} is already stored"):
+                    conn.execute(sql.INSERT_RESOURCE, sql.resource_row(resource))
+            _save_resources(conn, saved, events)
+            for resource_id in dropped:
+                conn.execute(sql.DELETE_RESOURCE, (resource_id,))
+
+        await self._write(write)
+
     async def get_resource(self, resource_id: str) -> ResourceRecord | None:
         row = await self._call(lambda c: c.execute(sql.GET_RESOURCE, (resource_id,)).fetchone())
         return None if row is None else sql.resource_from_row(row)

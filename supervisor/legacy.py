@@ -25,7 +25,7 @@ from storage import Action, ResourceRecord, Status, evolve
 from supervisor import operations
 from supervisor.diff import ChangeKind, classify
 from supervisor.errors import TemplateError
-from supervisor.operations import OperationScope, Outcome
+from supervisor.operations import Journal, OperationScope, Outcome
 from supervisor.rows import Rows
 from supervisor.template import CompiledTemplate, DeletionPolicy
 
@@ -42,6 +42,11 @@ class Failure:
 
     def describe(self, action: Action) -> str:
         return f"Resource {action.value} failed: {self.resource}: {self.reason}"
+
+
+def _journal(scope: OperationScope) -> Journal:
+    assert scope.journal is not None, "the legacy walk runs with a journal (runner.guarded)"
+    return scope.journal
 
 
 async def converge(
@@ -66,7 +71,7 @@ async def cleanup(scope: OperationScope, rows: Rows, doomed: Sequence[ResourceRe
         if outcome.failed:
             rows.put(outcome.row)
             return Failure(row.name, outcome.row.reason)
-        await scope.engine.store.delete_resource(row.id)
+        _journal(scope).drop(row.id)
         rows.drop(row)
     return None
 
@@ -146,7 +151,7 @@ async def _update_one(scope: OperationScope, rows: Rows, target: CompiledTemplat
             failure = await cleanup(scope, rows, [rows.get_row(current.id)], policy_of)
             if failure is not None:
                 return failure
-    await scope.engine.store.add_resource(fresh)
+    _journal(scope).add(fresh)
     rows.put(fresh)
     return _settle(rows, await operations.create(scope, fresh, props, requires))
 
@@ -154,7 +159,7 @@ async def _update_one(scope: OperationScope, rows: Rows, target: CompiledTemplat
 async def _retire(scope: OperationScope, rows: Rows, current: ResourceRecord,
                   fresh: ResourceRecord) -> None:
     retired = evolve(current, replaced_by=fresh.id)
-    await scope.engine.store.save_resource(retired)
+    _journal(scope).save(retired)
     rows.put(retired)
 
 
@@ -165,7 +170,7 @@ async def _reclaim(scope: OperationScope, rows: Rows, current: ResourceRecord,
     back = evolve(older, replaced_by=None)
     rows.put(back)
     await _retire(scope, rows, current, back)
-    await scope.engine.store.save_resource(back)
+    _journal(scope).save(back)
     return back
 
 
@@ -182,7 +187,7 @@ async def _fail_unresolvable(scope: OperationScope, rows: Rows, name: str, type_
     current = rows.current(name)
     if current is None:
         current = operations.new_row(scope.stack, name, type_name, template_id)
-        await scope.engine.store.add_resource(current)
+        _journal(scope).add(current)
     action = Action.CREATE if current.physical_id is None else Action.UPDATE
     failed = await operations.transition(scope, current, action, Status.FAILED, str(err))
     rows.put(failed)
@@ -202,8 +207,8 @@ async def _record_requirements(scope: OperationScope, rows: Rows, target: Compil
             updated = evolve(row, requires=requires, template_id=template_id)
             rows.put(updated)
             changed.append(updated)
-    if changed:
-        await scope.engine.store.save_resources(changed, [])
+    for row in changed:
+        _journal(scope).save(row)
 
 
 async def walk_each(scope: OperationScope, rows: Rows, names: Iterable[str],

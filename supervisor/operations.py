@@ -8,11 +8,15 @@ raises for it. If the call is cancelled (stack cancel, stack timeout) the row is
 saved FAILED with the interruption's reason, shielded, and the cancellation
 propagates.
 
-Both engine paths use these functions; they know nothing about graphs.
+Both engine paths use these functions; they know nothing about graphs. How a
+state change is persisted is up to the path: a convergence node writes it
+through its `persist` hook; the legacy walk through its `Journal`, which holds
+a final state until the walk's next state change that must be durable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,6 +42,54 @@ COMPLETE_REASON = "state changed"
 
 
 @dataclass
+class Journal:
+    """Write-behind for the legacy walk: one commit per resource instead of three.
+
+    The walk changes one resource at a time. An operation's IN_PROGRESS state must be
+    durable before its actor is called; the rest can wait a moment. A final state, the
+    row of a resource about to be created, the removal of a deleted row and other row
+    saves are held here and written with the walk's next state change that is not
+    final, or when the walk ends (`flush`), all in one store transaction, in order.
+    Nothing is reported early: held events are published once written. A crash loses
+    at most what is held: the last actor call's final state, so its row shows the
+    IN_PROGRESS state a crash a moment earlier would have left.
+    """
+
+    engine: Engine
+    stack_name: str
+    added: list[ResourceRecord] = dataclasses.field(default_factory=list)
+    saved: list[ResourceRecord] = dataclasses.field(default_factory=list)
+    dropped: list[str] = dataclasses.field(default_factory=list)
+    events: list[EventRecord] = dataclasses.field(default_factory=list)
+
+    def add(self, row: ResourceRecord) -> None:
+        self.added.append(row)
+
+    def save(self, row: ResourceRecord) -> None:
+        self.saved.append(row)
+
+    def drop(self, row_id: str) -> None:
+        self.dropped.append(row_id)
+
+    async def record(self, row: ResourceRecord, event: EventRecord, final: bool) -> None:
+        """A state change: held if it is an operation's final one, else written now."""
+        self.saved.append(row)
+        self.events.append(event)
+        if not final:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write everything held, in one transaction, then report its events."""
+        if not (self.added or self.saved or self.dropped):
+            return
+        added, saved, dropped, events = self.added, self.saved, self.dropped, self.events
+        self.added, self.saved, self.dropped, self.events = [], [], [], []
+        await self.engine.store.write_resources(added, saved, dropped, events)
+        for event in events:
+            report(self.engine, self.stack_name, event)
+
+
+@dataclass
 class OperationScope:
     """What a resource operation needs to know about the stack operation it serves."""
 
@@ -49,6 +101,8 @@ class OperationScope:
     #: state of the operation: a convergence node takes the row's lock with its first write
     #: and saves its final state with its deliveries
     persist: Callable[[ResourceRecord, EventRecord, bool], Awaitable[None]] | None = None
+    #: the legacy walk's write-behind (see `Journal`)
+    journal: Journal | None = None
 
     def interruption(self) -> str:
         return "timed out" if anyio.current_time() >= self.deadline else "cancelled"
@@ -86,20 +140,27 @@ def event_for(row: ResourceRecord) -> EventRecord:
 
 async def transition(scope: OperationScope, row: ResourceRecord, action: Action, status: Status,
                      reason: str, *, final: bool = False, **changes: Any) -> ResourceRecord:
-    """Persist the row in its new state together with the event that reports it (through
-    `scope.persist` when the scope has one; `final` marks the COMPLETE state that ends the
-    operation)."""
+    """Persist the row in its new state together with the event that reports it, and report
+    it once persisted: through `scope.persist` or `scope.journal` when the scope has one
+    (`final` marks the COMPLETE state that ends the operation)."""
     updated = evolve(row, action=action, status=status, reason=reason,
-                                  updated_at=time.time(), **changes)
+                     updated_at=time.time(), **changes)
     event = event_for(updated)
     if scope.persist is not None:
         await scope.persist(updated, event, final)
+    elif scope.journal is not None:
+        await scope.journal.record(updated, event, final)
     else:
         await scope.engine.store.save_resource(updated, event)
-    scope.engine.published(event)
-    scope.engine.log.info(f"resource.{action.value.lower()}.{status.value.lower()}",
-                          stack=scope.stack.name, resource=row.name, reason=reason or None)
+        report(scope.engine, scope.stack.name, event)
     return updated
+
+
+def report(engine: Engine, stack_name: str, event: EventRecord) -> None:
+    """Publish a persisted resource event and log it."""
+    engine.published(event)
+    engine.log.info(f"resource.{event.action.value.lower()}.{event.status.value.lower()}",
+                    stack=stack_name, resource=event.resource_name, reason=event.reason or None)
 
 
 def _context(scope: OperationScope, row: ResourceRecord, operation: Operation) -> ActorContext:

@@ -21,7 +21,7 @@ from storage import Action, StackRecord, Status
 from supervisor.engine import Engine
 from supervisor.legacy import Failure
 from supervisor.lifecycle import set_state
-from supervisor.operations import OperationScope
+from supervisor.operations import Journal, OperationScope
 
 Work = Callable[[OperationScope], Awaitable[Failure | None]]
 #: called with the COMPLETE stack, returns the stack to report
@@ -92,8 +92,10 @@ async def _roll_back(engine: Engine, stack: StackRecord, work: Work) -> StackRec
 
 
 async def guarded(engine: Engine, stack: StackRecord, work: Work) -> Result:
-    """Run `work` under the stack timeout and the stack's cancel requests."""
-    scope = OperationScope(engine, stack)
+    """Run `work` under the stack timeout and the stack's cancel requests; what its journal
+    holds is written before this returns, whatever happened."""
+    journal = Journal(engine, stack.name)
+    scope = OperationScope(engine, stack, journal=journal)
     requested: list[bool] = []
     failure: Failure | None = None
     async with anyio.create_task_group() as group:
@@ -102,7 +104,11 @@ async def guarded(engine: Engine, stack: StackRecord, work: Work) -> Result:
                 scope.deadline = anyio.current_time() + stack.timeout_mins * 60
                 work_scope.deadline = scope.deadline
             group.start_soon(_watch_cancel, engine, stack, work_scope, requested)
-            failure = await work(scope)
+            try:
+                failure = await work(scope)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await journal.flush()
         group.cancel_scope.cancel()
     if work_scope.cancelled_caught:
         if requested:

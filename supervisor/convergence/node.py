@@ -443,9 +443,9 @@ class NodeRun:
     # delivery
 
     async def _persist(self, row: ResourceRecord, event: EventRecord, final: bool) -> None:
-        """Persist a state change of the node's operation (`OperationScope.persist`): the first
-        takes the deferred lock with it, the final one of the row that ends the node ends it
-        (`_finish`); any other is a plain save."""
+        """Persist a state change of the node's operation (`OperationScope.persist`), then
+        report it: the first takes the deferred lock with it, the final one of the row that
+        ends the node ends it (`_finish`); any other is a plain save."""
         ends = final and row.id == self.ending
         deferred = self.deferred
         if deferred is not None and deferred.id == row.id:
@@ -458,12 +458,14 @@ class NodeRun:
                                                   save=(row, event)) is None:
                     raise Relock
                 self.held.append(row.id)
+                operations.report(self.engine, self.stack.name, event)
                 return
         if ends:
             with anyio.CancelScope(shield=True):
                 await self._finish(_data(row), (row, event), drop=self.dropping)
         else:
             await self.store.save_resource(row, event)
+        operations.report(self.engine, self.stack.name, event)
 
     async def _finish(self, data: Mapping[str, Any],
                       save: tuple[ResourceRecord, EventRecord] | None = None,

@@ -390,6 +390,35 @@ async def test_save_resource_keeps_the_stack_and_creation_time_it_was_added_with
     assert await store.list_resources(other.id) == []
 
 
+async def test_write_resources_adds_saves_drops_and_appends_in_one_step(store: Store) -> None:
+    owner = await created(store)
+    kept, gone = resource(owner, "kept", created_at=1.0), resource(owner, "gone", created_at=2.0)
+    for row in (kept, gone):
+        await store.add_resource(row)
+    fresh = resource(owner, "fresh", created_at=3.0)
+    started = dataclasses.replace(fresh, action=Action.CREATE, status=Status.IN_PROGRESS)
+    done = dataclasses.replace(kept, reason="done")
+    news = [event(owner, "kept", reason="done"), event(owner, "fresh")]
+    await store.write_resources([fresh], [done, started], [gone.id], news)
+    assert await store.list_resources(owner.id) == [done, started]
+    assert [(e.resource_name, e.reason) for e in await store.list_events(owner.id)] == [
+        ("kept", "done"), ("fresh", "state changed")]
+
+
+async def test_write_resources_is_all_or_nothing(store: Store) -> None:
+    owner = await created(store)
+    kept = resource(owner, "kept")
+    await store.add_resource(kept)
+    changed = dataclasses.replace(kept, reason="changed")
+    with pytest.raises(NotFound):
+        await store.write_resources([resource(owner, "new")], [changed, resource(owner, "ghost")],
+                                    [kept.id], [event(owner)])
+    with pytest.raises(StoreError):
+        await store.write_resources([resource(owner, "new"), kept], [changed], [], [event(owner)])
+    assert await store.list_resources(owner.id) == [kept]
+    assert await store.list_events(owner.id) == []
+
+
 async def test_save_of_a_missing_resource_raises_and_drops_its_event(store: Store) -> None:
     owner = await created(store)
     with pytest.raises(NotFound):

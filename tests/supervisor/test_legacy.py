@@ -6,12 +6,13 @@ the store; physical resources through `CallLog.live()` and real files.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from storage import Action, Status, Store
+from storage import Action, EventRecord, SQLiteStore, Status, Store
 from supervisor import stacks
 from supervisor.errors import StateError, TemplateError
 from supervisor.lifecycle import load_stack
@@ -241,3 +242,43 @@ async def test_dry_run_lists_each_change_and_changes_nothing(store: Store) -> No
             ("new", "create"), ("gone", "delete")}
         assert log.ops("start", since=mark) == []
         assert (await load_stack(engine, "plan")).action is Action.CREATE
+
+
+async def test_each_resource_costs_one_commit_and_events_are_stored_before_reported(
+        tmp_path: Path) -> None:
+    """The legacy walk's journal: a resource's final state goes with the next resource's
+    IN_PROGRESS state, yet every event is in the database (seen from another connection)
+    when it is published."""
+    store = await SQLiteStore.open(tmp_path / "state.db")
+    watcher = sqlite3.connect(tmp_path / "state.db")
+    unseen: list[tuple[str, str]] = []
+
+    def check_stored(event: EventRecord) -> None:
+        if not event.resource_id:
+            return
+        found = watcher.execute(
+            "SELECT count(*) FROM events WHERE resource_id = ? AND status = ? AND action = ?",
+            (event.resource_id, event.status.value, event.action.value)).fetchone()[0]
+        if not found:
+            unseen.append((event.resource_name, event.status.value))
+
+    names = [f"r{n:02d}" for n in range(20)]
+    try:
+        async with engine_on(store, registry_with(CallLog())) as engine:
+            engine.listeners.append(check_stored)
+            before = store.commits
+            stack = await stacks.create_stack(engine, "many", inputs(hot(
+                {name: rec(name) for name in names})))
+            created_commits = store.commits - before
+            before = store.commits
+            gone = await stacks.delete_stack(engine, "many")
+            deleted_commits = store.commits - before
+    finally:
+        watcher.close()
+        await store.close()
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+    assert (gone.action, gone.status) == (Action.DELETE, Status.COMPLETE)
+    assert unseen == []
+    # one per resource, plus the stack's own writes (it was three per resource)
+    assert created_commits <= len(names) + 6, created_commits
+    assert deleted_commits <= len(names) + 6, deleted_commits
