@@ -19,9 +19,9 @@ load() {
 
 for part in $parts; do
     case $part in
-    headline)  # 1,000 flat OS::Heat::None on SQLite, both paths, three runs each
+    headline)  # 1,000 flat OS::Heat::None on SQLite, both paths, five runs each
         for path in convergence legacy; do
-            load --size 1000 --store sqlite --path "$path" --repeat 3
+            load --size 1000 --store sqlite --path "$path" --repeat 5
         done ;;
     scaling)  # time per resource at 10,000 against 1,000: every shape, path and store
         for store in memory sqlite; do
