@@ -34,7 +34,7 @@ async def set_state(engine: Engine, stack: StackRecord, action: Action, status: 
                     reason: str, **changes: object) -> StackRecord:
     """Persist the stack's new state with its event."""
     updated = evolve(stack, action=action, status=status, reason=reason,
-                                  updated_at=time.time(), **changes)
+                     updated_at=time.time(), **changes)
     event = stack_event(updated)
     await engine.store.save_stack(updated, event)
     engine.published(event)

@@ -182,7 +182,7 @@ async def _restore_previous(engine: Engine, stack: StackRecord, previous_id: str
         compiled = await compile_stored(engine, stack, previous_id)
         fresh = await engine.store.get_stack(stack.id) or stack
         restored = evolve(fresh, template_id=previous_id, prev_template_id=None,
-                                       parameters=display_parameters(compiled))
+                          parameters=display_parameters(compiled))
         await engine.store.save_stack(restored)
     rows = Rows(await engine.store.list_resources(stack.id))
     await purge_templates(engine, restored, rows, {failed_id})

@@ -50,7 +50,7 @@ async def settled(engine: Engine, stack: StackRecord, worker: Worker) -> StackRe
         fresh = await engine.store.get_stack(stack.id)
         if fresh is None:
             return evolve(last, action=Action.DELETE, status=Status.COMPLETE,
-                                       reason="Stack DELETE completed successfully")
+                          reason="Stack DELETE completed successfully")
         last = fresh
         if fresh.status is not Status.IN_PROGRESS:
             return fresh

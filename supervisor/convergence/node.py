@@ -148,7 +148,8 @@ class NodeRun:
                 try:
                     failure, data = await self._work()
                 except Relock:
-                    self.deferring, self.deferred, self.ending = False, None, None
+                    self.deferring, self.deferred = False, None
+                    self.ending, self.dropping = None, False
                     failure, data = await self._work()
             except BaseException:
                 with anyio.CancelScope(shield=True):
@@ -184,7 +185,7 @@ class NodeRun:
         self.deferred, self.deferred_requires = row, requires
         merged = tuple(sorted(set(row.requires) | set(requires))) if requires else row.requires
         return evolve(row, engine_id=self.engine.id, atomic_key=row.atomic_key + 1,
-                                   requires=merged)
+                      requires=merged)
 
     async def _confirm(self) -> None:
         """Take the deferred lock now: a write that is no state change is about to need it."""
@@ -368,7 +369,7 @@ class NodeRun:
             return None
         self.held.append(older.id)
         back = evolve(older, replaced_by=None, requires=self._requires(),
-                                   template_id=self.traversal.template_id)
+                      template_id=self.traversal.template_id)
         await self.store.save_resources(
             [back, evolve(row, replaced_by=older.id)], [])
         self.engine.log.info("resource.reclaimed", stack=self.stack.name, resource=row.name)

@@ -166,7 +166,7 @@ async def fail(engine: Engine, stack: StackRecord, traversal: TraversalRecord, r
     """End `traversal` FAILED (or start its rollback); None if it is no longer current."""
     wants_rollback = traversal.rollback_on_failure if rollback is None else rollback
     failed = evolve(stack, action=traversal.action, status=Status.FAILED,
-                                 reason=reason, updated_at=engine.now())
+                    reason=reason, updated_at=engine.now())
     if wants_rollback and traversal.action in (Action.CREATE, Action.UPDATE):
         plan = await rollback_plan(engine, stack, traversal, stack_event(failed))
         return await begin(engine, stack, plan, on_ready,
