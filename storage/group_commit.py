@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 C = TypeVar("C")
@@ -82,6 +83,13 @@ class GroupCommit(Generic[C]):
                 return write.outcome()  # type: ignore[no-any-return]
         self._leading = True
         try:
+            try:
+                # one round of the event loop first: writes that the tasks run in this round
+                # are about to queue join this batch rather than wait for the next
+                await anyio.lowlevel.checkpoint()
+            except BaseException:
+                self._queue.remove(write)  # not taken: the cancelled caller drops it
+                raise
             while not write.done:
                 await self._commit_next()
         finally:

@@ -79,6 +79,32 @@ async def test_writes_queued_during_a_commit_share_the_next_one() -> None:
     assert commits.batches == 2
 
 
+async def test_writes_issued_in_one_round_of_the_loop_share_the_first_batch() -> None:
+    journal = Journal()
+    commits = GroupCommit(journal, journal.run_batch)
+    results: dict[int, object] = {}
+
+    async def write(i: int) -> None:
+        results[i] = await commits.write(value(i))
+
+    async with anyio.create_task_group() as group:
+        for i in range(10):
+            group.start_soon(write, i)
+    assert results == {i: i for i in range(10)}
+    assert len(journal.batches) == 1 and len(journal.batches[0]) == 10
+
+
+async def test_a_leader_cancelled_before_its_first_batch_drops_its_write() -> None:
+    journal = Journal()
+    commits = GroupCommit(journal, journal.run_batch)
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await commits.write(value("dropped"))
+    assert scope.cancelled_caught
+    assert await commits.write(value("after")) == "after"
+    assert journal.batches == [["after"]]
+
+
 async def test_a_failing_write_fails_alone() -> None:
     journal = Journal()
     commits = GroupCommit(journal, journal.run_batch)
