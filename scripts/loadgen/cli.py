@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -234,7 +235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = execute(spec)
     if results is None:
         return 1
-    show(results, spec, as_json=args.json)
+    try:
+        show(results, spec, as_json=args.json)
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): keep Python from failing again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for line in failure_lines(results):
         print(f"{PROG}: {line}", file=sys.stderr)
     return 0 if all(result.ok for result in results) else 1

@@ -214,6 +214,17 @@ def _json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines()]
 
 
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`scripts/load.py ... | head -1`: the pipe closes before the results are printed."""
+    with subprocess.Popen([sys.executable, str(SCRIPT), "--size", "5", "--json"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
 def test_script_runs_a_diamond_on_sqlite_through_convergence() -> None:
     result = _run_script("--size", "20", "--shape", "diamond", "--store", "sqlite",
                          "--path", "convergence", "--json")
