@@ -245,3 +245,22 @@ async def test_an_update_that_keeps_every_row_runs_no_cleanup_node(
     assert [r.id for r in after] == [r.id for r in before]
     assert ("update", "a") in log.ops() and ("update", "b") in log.ops()
     assert {key.phase for key in store.made_ready} == {Phase.UPDATE, Phase.STACK}
+
+
+@pytest.mark.trio
+async def test_a_full_worker_claims_again_as_slots_free_not_at_the_next_poll(
+        autojump_clock: object) -> None:
+    """40 ready entries for a worker of 4 slots: each time half its slots are free it claims
+    again at once, so the create takes no poll interval of (virtual) time."""
+    from tests.support import test_config
+
+    resources = {f"r{i:02d}": {"type": "OS::Heat::None"} for i in range(40)}
+    store = await open_store("memory://")
+    config = test_config(max_concurrent_actions=1)
+    async with engine_on(store, registry_with(CallLog()), config) as engine:
+        started = trio.current_time()
+        stack = await stacks.create_stack(engine, "wide", inputs(hot(resources)),
+                                          stacks.CreateOptions(convergence=True))
+        took = trio.current_time() - started
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE), stack.reason
+    assert took < config.poll_interval, took
