@@ -101,7 +101,8 @@ class OperationScope:
     #: state of the operation: a convergence node takes the row's lock with its first write
     #: and saves its final state with its deliveries
     persist: Callable[[ResourceRecord, EventRecord, bool], Awaitable[None]] | None = None
-    #: the legacy walk's write-behind (see `Journal`)
+    #: the legacy walk's write-behind (see `Journal`; its `record` is then `persist`), which
+    #: also holds the walk's other row writes
     journal: Journal | None = None
 
     def interruption(self) -> str:
@@ -141,15 +142,13 @@ def event_for(row: ResourceRecord) -> EventRecord:
 async def transition(scope: OperationScope, row: ResourceRecord, action: Action, status: Status,
                      reason: str, *, final: bool = False, **changes: Any) -> ResourceRecord:
     """Persist the row in its new state together with the event that reports it, and report
-    it once persisted: through `scope.persist` or `scope.journal` when the scope has one
-    (`final` marks the COMPLETE state that ends the operation)."""
+    it once persisted: through `scope.persist` when the scope has one (`final` marks the
+    COMPLETE state that ends the operation)."""
     updated = evolve(row, action=action, status=status, reason=reason,
                      updated_at=time.time(), **changes)
     event = event_for(updated)
     if scope.persist is not None:
         await scope.persist(updated, event, final)
-    elif scope.journal is not None:
-        await scope.journal.record(updated, event, final)
     else:
         await scope.engine.store.save_resource(updated, event)
         report(scope.engine, scope.stack.name, event)

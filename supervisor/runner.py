@@ -95,7 +95,7 @@ async def guarded(engine: Engine, stack: StackRecord, work: Work) -> Result:
     """Run `work` under the stack timeout and the stack's cancel requests; what its journal
     holds is written before this returns, whatever happened."""
     journal = Journal(engine, stack.name)
-    scope = OperationScope(engine, stack, journal=journal)
+    scope = OperationScope(engine, stack, persist=journal.record, journal=journal)
     requested: list[bool] = []
     failure: Failure | None = None
     async with anyio.create_task_group() as group:
