@@ -241,8 +241,9 @@ class Store(Protocol):
     async def claim_ready(
         self, engine_id: str, limit: int, stack_id: str | None = None
     ) -> list[ReadyNode]:
-        """Claim up to `limit` unclaimed, unparked ready entries, oldest first, of every
-        stack or only of `stack_id`; returns them claimed, oldest first."""
+        """Claim up to `limit` unclaimed, unparked ready entries of every stack or only of
+        `stack_id`, least slack first and, among equal slack, oldest first; returns them
+        claimed, in that order."""
         ...
 
     async def release_claims(self, engine_id: str) -> int:

@@ -5,9 +5,10 @@ methods here never await, so each runs atomically. `check_*` methods raise befor
 anything changes. Invariants:
 
 * every ready entry has a `seq` from one counter, so creation order is `seq` order;
-* an entry is in `_claimable` and in its stack's `_claimable_by_stack` dict exactly
-  while it is neither claimed nor parked, and those dicts are in `seq` order (new
-  entries have the highest `seq`; `release_claims` re-sorts);
+* an entry is in `_claimable` and in its stack's `_claimable_by_stack` queue exactly
+  while it is neither claimed nor parked; a queue keeps one dict per slack, each in
+  `seq` order (new entries have the highest `seq`; `release_claims` re-sorts), and
+  gives the least slack first;
 * an entry is in `_parked[resource_id]` exactly while it is parked on that resource;
 * a sync point's inputs are a dict by sender, so insertion order is delivery order and
   a sender delivers once. Delivery data is kept by reference.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from storage.base import StoreError
@@ -34,6 +35,7 @@ class _Inbox:
     successors: tuple[NodeKey, ...]
     row_id: str | None
     inputs: dict[NodeKey, Mapping[str, Any]]
+    slack: int = 0
     passing: bool = False
 
 
@@ -43,6 +45,35 @@ class _Entry:
     stack_id: str
     claimed_by: str | None = None
     parked_on: str | None = None
+    slack: int = 0
+
+
+class _Queue:
+    """Claimable entries: least slack first, then in `seq` order."""
+
+    def __init__(self) -> None:
+        self._levels: dict[int, dict[_Key, None]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._levels)
+
+    def add(self, key: _Key, slack: int) -> None:
+        self._levels.setdefault(slack, {})[key] = None
+
+    def remove(self, key: _Key, slack: int) -> None:
+        _discard(self._levels, slack, key)
+
+    def first(self, limit: int) -> list[_Key]:
+        found: list[_Key] = []
+        for slack in sorted(self._levels):
+            found.extend(itertools.islice(self._levels[slack], limit - len(found)))
+            if len(found) >= limit:
+                break
+        return found
+
+    def resort(self, seq: Callable[[_Key], int]) -> None:
+        for slack, keys in self._levels.items():
+            self._levels[slack] = dict.fromkeys(sorted(keys, key=seq))
 
 
 class TraversalState:
@@ -52,8 +83,8 @@ class TraversalState:
         self._traversals: dict[str, TraversalRecord] = {}
         self._inboxes: dict[str, dict[NodeKey, _Inbox]] = {}
         self._ready: dict[str, dict[NodeKey, _Entry]] = {}
-        self._claimable: dict[_Key, None] = {}
-        self._claimable_by_stack: dict[str, dict[_Key, None]] = {}
+        self._claimable = _Queue()
+        self._claimable_by_stack: dict[str, _Queue] = {}
         self._parked: dict[str, dict[_Key, None]] = {}
         self._last_seq = 0
 
@@ -77,13 +108,14 @@ class TraversalState:
                 p.successors,
                 p.row_id,
                 {d.sender: d.data for d in p.inputs},
+                p.slack,
             )
             for p in sync_points
         }
         self._ready[traversal.id] = {}
         for point in sync_points:
             if point.remaining == 0:
-                self._make_ready(traversal.id, point.node, point.stack_id, None)
+                self._make_ready(traversal.id, point.node, point.stack_id, None, point.slack)
 
     def get(self, traversal_id: str) -> TraversalRecord | None:
         return self._traversals.get(traversal_id)
@@ -112,7 +144,7 @@ class TraversalState:
             return None
         return SyncPoint(
             traversal_id, inbox.stack_id, node, inbox.remaining, inbox.successors,
-            inbox.row_id, tuple(Delivery(s, d) for s, d in inbox.inputs.items()),
+            inbox.row_id, tuple(Delivery(s, d) for s, d in inbox.inputs.items()), inbox.slack,
         )  # fmt: skip
 
     def deliver(
@@ -143,7 +175,7 @@ class TraversalState:
                         work.append((target, [(s, {}) for s in inbox.successors]))
                     else:
                         ready.append(self._make_ready(traversal_id, target, inbox.stack_id,
-                                                     claimant))
+                                                     claimant, inbox.slack))
         return ready
 
     # the ready queue
@@ -153,7 +185,7 @@ class TraversalState:
         if not queue:
             return []
         claimed = []
-        for key in list(itertools.islice(queue, max(limit, 0))):
+        for key in queue.first(max(limit, 0)):
             entry = self._entry(key)
             self._unindex(key, entry)
             entry.claimed_by = engine_id
@@ -166,10 +198,9 @@ class TraversalState:
             entry.claimed_by = None
             self._index(key, entry)
         if released:
-            self._claimable = self._by_seq(self._claimable)
+            self._claimable.resort(self._seq)
             for stack_id in {entry.stack_id for _, entry in released}:
-                stack_queue = self._claimable_by_stack[stack_id]
-                self._claimable_by_stack[stack_id] = self._by_seq(stack_queue)
+                self._claimable_by_stack[stack_id].resort(self._seq)
         return len(released)
 
     def finish(self, traversal_id: str, node: NodeKey) -> None:
@@ -208,10 +239,10 @@ class TraversalState:
     # helpers
 
     def _make_ready(
-        self, traversal_id: str, node: NodeKey, stack_id: str, claimant: str | None
+        self, traversal_id: str, node: NodeKey, stack_id: str, claimant: str | None, slack: int
     ) -> ReadyNode:
         self._last_seq += 1
-        entry = _Entry(self._last_seq, stack_id, claimant)
+        entry = _Entry(self._last_seq, stack_id, claimant, slack=slack)
         self._ready[traversal_id][node] = entry
         self._index((traversal_id, node), entry)
         return _ready((traversal_id, node), entry)
@@ -220,15 +251,18 @@ class TraversalState:
         if entry.parked_on is not None:
             self._parked.setdefault(entry.parked_on, {})[key] = None
         elif entry.claimed_by is None:
-            self._claimable[key] = None
-            self._claimable_by_stack.setdefault(entry.stack_id, {})[key] = None
+            self._claimable.add(key, entry.slack)
+            self._claimable_by_stack.setdefault(entry.stack_id, _Queue()).add(key, entry.slack)
 
     def _unindex(self, key: _Key, entry: _Entry) -> None:
         if entry.parked_on is not None:
             _discard(self._parked, entry.parked_on, key)
         elif entry.claimed_by is None:
-            del self._claimable[key]
-            _discard(self._claimable_by_stack, entry.stack_id, key)
+            self._claimable.remove(key, entry.slack)
+            queue = self._claimable_by_stack[entry.stack_id]
+            queue.remove(key, entry.slack)
+            if not queue:
+                del self._claimable_by_stack[entry.stack_id]
 
     def _entry(self, key: _Key) -> _Entry:
         return self._ready[key[0]][key[1]]
@@ -238,18 +272,19 @@ class TraversalState:
             for node, entry in entries.items():
                 yield (traversal_id, node), entry
 
-    def _by_seq(self, queue: dict[_Key, None]) -> dict[_Key, None]:
-        return dict.fromkeys(sorted(queue, key=lambda key: self._entry(key).seq))
+    def _seq(self, key: _Key) -> int:
+        return self._entry(key).seq
 
     def _stack_traversals(self, stack_id: str) -> list[str]:
         return [t.id for t in self._traversals.values() if t.stack_id == stack_id]
 
 
 def _ready(key: _Key, entry: _Entry) -> ReadyNode:
-    return ReadyNode(key[0], entry.stack_id, key[1], entry.claimed_by, entry.parked_on)
+    return ReadyNode(key[0], entry.stack_id, key[1], entry.claimed_by, entry.parked_on,
+                     entry.slack)
 
 
-def _discard(index: dict[str, dict[_Key, None]], name: str, key: _Key) -> None:
+def _discard(index: dict[Any, dict[_Key, None]], name: Any, key: _Key) -> None:
     """Remove `key` from `index[name]`, and `name` once nothing is left under it."""
     keys = index[name]
     del keys[key]

@@ -176,6 +176,8 @@ class SyncPoint:
     `remaining` counts predecessors that have not delivered yet; the node is
     ready when it reaches 0. `row_id` is the resource row the node was bound
     to when the traversal started (None for a new resource or the stack node).
+    `slack` is how many nodes longer than the longest path through this node the
+    traversal's longest path is: 0 on a critical path (its ready entry inherits it).
     """
 
     traversal_id: str
@@ -185,6 +187,7 @@ class SyncPoint:
     successors: tuple[NodeKey, ...]
     row_id: str | None = None
     inputs: tuple[Delivery, ...] = ()
+    slack: int = 0
 
 
 @dataclass(frozen=True)
@@ -203,13 +206,15 @@ class NodeState:
 
 @dataclass(frozen=True)
 class ReadyNode:
-    """A node whose sync point is complete, waiting to be run (claimed) or parked on a lock."""
+    """A node whose sync point is complete, waiting to be run (claimed) or parked on a lock;
+    `slack` is its sync point's (claims take the least first)."""
 
     traversal_id: str
     stack_id: str
     node: NodeKey
     claimed_by: str | None = None
     parked_on: str | None = None
+    slack: int = 0
 
 
 _FIELDS: dict[type, frozenset[str]] = {}

@@ -448,7 +448,7 @@ class SQLiteStore:
         if limit == 0 or not await self._call(lambda c: c.execute(peek, peek_args).fetchone()):
             return []
         rows = await self._write(lambda c: c.execute(query, args).fetchall())
-        return sql.ready_from_rows(rows)
+        return sql.claimed_from_rows(rows)
 
     async def release_claims(self, engine_id: str) -> int:
         return await self._write(lambda c: c.execute(sql.RELEASE_CLAIMS, (engine_id,)).rowcount)
@@ -786,7 +786,7 @@ def _node_state_chained(traversal_id: str, node: NodeKey,
     traversal = sql.traversal_from_row(found[:sql.TRAVERSAL_WIDTH])
     stack = sql.stack_from_row(found[sql.TRAVERSAL_WIDTH:sql.TRAVERSAL_WIDTH + sql.STACK_WIDTH])
     point = found[sql.TRAVERSAL_WIDTH + sql.STACK_WIDTH:]
-    rows_in = conn.execute(sql.LIST_INPUTS, key).fetchall() if point[4] else []
+    rows_in = conn.execute(sql.LIST_INPUTS, key).fetchall() if point[5] else []
     sync = sql.sync_point_from_rows(traversal_id, node, point,
                                     sql.deliveries_from_rows(rows_in))
     rows: list[ResourceRecord] = []
@@ -822,15 +822,16 @@ def _deliver(
             counted = conn.execute(sql.COUNT_DELIVERY, args).fetchone()
             if counted is None:
                 continue  # no sync point, or this sender delivered to it already
-            stack_id, remaining, seq, successors, passing = counted
+            stack_id, remaining, seq, successors, passing, slack = counted
             conn.execute(sql.INSERT_INPUT,
                          sql.input_row(traversal_id, target, sender, data, seq))
             if remaining == 0:
                 if passing:
                     work.append((target, [(s, {}) for s in sql.successors_from(successors)]))
                 else:
-                    conn.execute(sql.INSERT_READY, (traversal_id, stack_id, *node, claimant))
-                    ready.append(ReadyNode(traversal_id, stack_id, target, claimant))
+                    conn.execute(sql.INSERT_READY,
+                                 (traversal_id, stack_id, *node, claimant, slack))
+                    ready.append(ReadyNode(traversal_id, stack_id, target, claimant, slack=slack))
     return ready
 
 

@@ -271,13 +271,13 @@ def sync_point_row(p: SyncPoint) -> Row:
     successors = _dump([[n.phase.value, n.ref] for n in p.successors])
     return (
         p.traversal_id, p.node.phase.value, p.node.ref, p.stack_id, p.remaining, successors,
-        p.row_id, len(p.inputs),
+        p.row_id, len(p.inputs), p.slack,
     )  # fmt: skip
 
 
 def start_ready_row(p: SyncPoint) -> Row:
     """The unclaimed ready entry of a sync point that starts complete."""
-    return (p.traversal_id, p.stack_id, p.node.phase.value, p.node.ref, None)
+    return (p.traversal_id, p.stack_id, p.node.phase.value, p.node.ref, None, p.slack)
 
 
 def sync_point_input_rows(p: SyncPoint) -> list[Row]:
@@ -312,21 +312,26 @@ def deliveries_from_json(column: str | None) -> tuple[Delivery, ...]:
 
 def sync_point_from_rows(traversal_id: str, node: NodeKey, r: Row,
                          inputs: tuple[Delivery, ...]) -> SyncPoint:
-    """`r` is (stack_id, remaining, successors, row_id)."""
+    """`r` is (stack_id, remaining, successors, row_id, slack)."""
     return SyncPoint(
         traversal_id=traversal_id, stack_id=r[0], node=node, remaining=r[1],
-        successors=successors_from(r[2]), row_id=r[3], inputs=inputs,
+        successors=successors_from(r[2]), row_id=r[3], inputs=inputs, slack=r[4],
     )  # fmt: skip
 
 
 def ready_from_row(r: Row) -> ReadyNode:
-    """`r` is (traversal_id, stack_id, phase, ref, claimed_by, parked_on, ...)."""
-    return ReadyNode(r[0], r[1], NodeKey(Phase(r[2]), r[3]), r[4], r[5])
+    """`r` is (traversal_id, stack_id, phase, ref, claimed_by, parked_on, seq, slack)."""
+    return ReadyNode(r[0], r[1], NodeKey(Phase(r[2]), r[3]), r[4], r[5], r[7])
 
 
 def ready_from_rows(rows: list[Row]) -> list[ReadyNode]:
     """Entries from `_READY_COLUMNS` rows, in seq order (RETURNING gives no order)."""
     return [ready_from_row(r) for r in sorted(rows, key=lambda r: r[6])]
+
+
+def claimed_from_rows(rows: list[Row]) -> list[ReadyNode]:
+    """Claimed entries from `_READY_COLUMNS` rows, least slack first, then in seq order."""
+    return [ready_from_row(r) for r in sorted(rows, key=lambda r: (r[7], r[6]))]
 
 
 START_TRAVERSAL = """
@@ -357,27 +362,27 @@ DELETE FROM raw_templates WHERE stack_id = ?1 AND id NOT IN (
 
 INSERT_SYNC_POINT = """
 INSERT INTO sync_points
-    (traversal_id, phase, ref, stack_id, remaining, successors, row_id, delivered)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+    (traversal_id, phase, ref, stack_id, remaining, successors, row_id, delivered, slack)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # A node's traversal, stack and sync point in one statement (get_node_state); `delivered`
 # says whether its inputs need reading at all.
 GET_NODE = f"""
 SELECT {', '.join('t.' + c.strip() for c in _TRAVERSAL_COLUMNS.split(','))},
     {', '.join('s.' + c.strip() for c in _STACK_COLUMNS.split(','))},
-    p.stack_id, p.remaining, p.successors, p.row_id, p.delivered
+    p.stack_id, p.remaining, p.successors, p.row_id, p.slack, p.delivered
 FROM sync_points p
 JOIN traversals t ON t.id = p.traversal_id
 JOIN stacks s ON s.id = p.stack_id
 WHERE p.traversal_id = ? AND p.phase = ? AND p.ref = ?"""
 TRAVERSAL_WIDTH = len(_TRAVERSAL_COLUMNS.split(","))
 STACK_WIDTH = len(_STACK_COLUMNS.split(","))
-POINT_WIDTH = 5
+POINT_WIDTH = 6
 # The same with the node's inputs (a JSON list of [seq, phase, ref, data]) and its row, so
 # that one statement (one snapshot) reads all a node needs unless its row was replaced.
 GET_NODE_WHOLE = f"""
 SELECT {', '.join('t.' + c.strip() for c in _TRAVERSAL_COLUMNS.split(','))},
     {', '.join('s.' + c.strip() for c in _STACK_COLUMNS.split(','))},
-    p.stack_id, p.remaining, p.successors, p.row_id, p.delivered,
+    p.stack_id, p.remaining, p.successors, p.row_id, p.slack, p.delivered,
     CASE WHEN p.delivered > 0 THEN (
         SELECT json_group_array(json_array(i.seq, i.sender_phase, i.sender_ref, json(i.data)))
         FROM sync_inputs i
@@ -389,7 +394,7 @@ JOIN stacks s ON s.id = p.stack_id
 LEFT JOIN resources r ON r.id = p.row_id
 WHERE p.traversal_id = ? AND p.phase = ? AND p.ref = ?"""
 GET_SYNC_POINT = """
-SELECT stack_id, remaining, successors, row_id FROM sync_points
+SELECT stack_id, remaining, successors, row_id, slack FROM sync_points
 WHERE traversal_id = ? AND phase = ? AND ref = ?"""
 INSERT_INPUT = """
 INSERT INTO sync_inputs (traversal_id, phase, ref, sender_phase, sender_ref, data, seq)
@@ -407,21 +412,22 @@ WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND NOT EXISTS (
     SELECT 1 FROM sync_inputs
     WHERE traversal_id = ?1 AND phase = ?2 AND ref = ?3 AND sender_phase = ?4
         AND sender_ref = ?5)
-RETURNING stack_id, remaining, delivered, successors, passing"""
+RETURNING stack_id, remaining, delivered, successors, passing, slack"""
 
-_READY_COLUMNS = "traversal_id, stack_id, phase, ref, claimed_by, parked_on, seq"
+_READY_COLUMNS = "traversal_id, stack_id, phase, ref, claimed_by, parked_on, seq, slack"
 INSERT_READY = """
-INSERT INTO ready_nodes (traversal_id, stack_id, phase, ref, claimed_by) VALUES (?, ?, ?, ?, ?)"""
+INSERT INTO ready_nodes (traversal_id, stack_id, phase, ref, claimed_by, slack)
+VALUES (?, ?, ?, ?, ?, ?)"""
 CLAIM_READY = f"""
 UPDATE ready_nodes SET claimed_by = ?1 WHERE seq IN (
     SELECT seq FROM ready_nodes WHERE claimed_by IS NULL AND parked_on IS NULL
-    ORDER BY seq LIMIT ?2)
+    ORDER BY slack, seq LIMIT ?2)
 RETURNING {_READY_COLUMNS}"""
 CLAIM_STACK_READY = f"""
 UPDATE ready_nodes SET claimed_by = ?1 WHERE seq IN (
     SELECT seq FROM ready_nodes
     WHERE stack_id = ?3 AND claimed_by IS NULL AND parked_on IS NULL
-    ORDER BY seq LIMIT ?2)
+    ORDER BY slack, seq LIMIT ?2)
 RETURNING {_READY_COLUMNS}"""
 # A read first: the common answer of a poll is "nothing to claim", which needs no write.
 ANY_CLAIMABLE = "SELECT 1 FROM ready_nodes WHERE claimed_by IS NULL AND parked_on IS NULL LIMIT 1"

@@ -18,6 +18,12 @@ Edges, "B waits for A" written A -> B:
 Check, suspend and resume traversals have update nodes only: no edges for
 check, dependencies first for resume, dependents first for suspend.
 
+Each node's *slack* (`slacks`) is how many steps shorter the longest path
+through it is than the graph's longest path, every resource node counting one
+step: the nodes of a critical path have none. Ready nodes are claimed and
+started least slack first (critical-path list scheduling), so the nodes that
+bound the traversal's makespan do not queue behind the others.
+
 `build_graph` is a pure function; `render` gives a stable text form for tests.
 """
 
@@ -118,6 +124,36 @@ def build_walk(stack_id: str, target: CompiledTemplate, current: Mapping[str, Re
                     graph.edge(update_key(before), update_key(after))
     graph.close()
     return graph
+
+
+def slacks(graph: Graph) -> dict[NodeKey, int]:
+    """Every node's slack, in O(nodes + edges); each resource node is one step, the stack
+    node none (it only completes the traversal)."""
+    order = _topological(graph)
+    if len(order) != len(graph.nodes):  # a cycle: no node is critical, none waits
+        return dict.fromkeys(graph.nodes, 0)
+    step = {key: 0 if key == graph.stack_node else 1 for key in order}
+    longest_to: dict[NodeKey, int] = {}  # the longest path ending with the node
+    for key in order:
+        before = graph.nodes[key].predecessors
+        longest_to[key] = step[key] + max((longest_to[p] for p in before), default=0)
+    longest_from: dict[NodeKey, int] = {}  # the longest path starting with it
+    for key in reversed(order):
+        after = graph.nodes[key].successors
+        longest_from[key] = step[key] + max((longest_from[s] for s in after), default=0)
+    longest = max(longest_to.values(), default=0)
+    return {key: longest - (longest_to[key] + longest_from[key] - step[key]) for key in order}
+
+
+def _topological(graph: Graph) -> list[NodeKey]:
+    waiting = {key: len(node.predecessors) for key, node in graph.nodes.items()}
+    order = [key for key, count in waiting.items() if count == 0]
+    for key in order:  # grows while it is walked
+        for successor in graph.nodes[key].successors:
+            waiting[successor] -= 1
+            if waiting[successor] == 0:
+                order.append(successor)
+    return order
 
 
 def render(graph: Graph, names: Mapping[str, str] | None = None) -> str:

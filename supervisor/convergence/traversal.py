@@ -34,7 +34,7 @@ from storage import (
     evolve,
 )
 from supervisor.compiling import compile_stored, display_parameters
-from supervisor.convergence.graph import Graph, build_graph, build_walk
+from supervisor.convergence.graph import Graph, build_graph, build_walk, slacks
 from supervisor.engine import Engine, new_id
 from supervisor.lifecycle import stack_event
 from supervisor.operations import new_row
@@ -151,11 +151,12 @@ def _graph_for(stack: StackRecord, plan: Plan, current: dict[str, ResourceRecord
 
 
 def sync_points(traversal_id: str, stack_id: str, graph: Graph) -> list[SyncPoint]:
+    slack = slacks(graph)
     return [
         SyncPoint(traversal_id=traversal_id, stack_id=stack_id, node=node.key,
                   remaining=len(node.predecessors),
                   successors=tuple(sorted(node.successors, key=lambda k: (k.phase, k.ref))),
-                  row_id=node.row_id)
+                  row_id=node.row_id, slack=slack[node.key])
         for node in graph.nodes.values()
     ]
 

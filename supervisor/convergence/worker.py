@@ -2,9 +2,12 @@
 
 Ready nodes reach a worker two ways: nodes this engine makes ready itself
 (deliveries and unlocks claim them for it) are started at once; any other
-ready node is claimed from the store (`claim_ready`), woken by `wake()` or by
-the poll interval. A worker started for one stack (the CLI) claims only that
-stack's nodes; `convergent engine` claims every stack's.
+ready node is claimed from the store (`claim_ready`, least slack first), woken by
+`wake()` or by the poll interval. A node with slack (off the critical path, see
+`graph.slacks`) waits one round of the event loop before it starts, so the
+critical nodes started with it do their reads, writes and actions first. A
+worker started for one stack (the CLI) claims only that stack's nodes;
+`convergent engine` claims every stack's.
 
 Every `poll_interval` the worker also cancels the in-flight actors of a
 cancelled traversal. Less often (every heartbeat interval, and at least every
@@ -25,6 +28,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from storage import Action, NodeKey, ReadyNode, StackRecord, Status
@@ -140,6 +144,11 @@ class Worker:
     async def _run(self, entry: ReadyNode, scope: anyio.CancelScope) -> None:
         try:
             with scope:
+                if entry.slack:
+                    # off the critical path: let the critical nodes started in this round
+                    # of the event loop go first (it runs its tasks in either order), so
+                    # they reach their writes and actions ahead of this one
+                    await anyio.lowlevel.checkpoint()
                 await run_node(self, entry, scope)
             if scope.cancelled_caught:
                 with anyio.CancelScope(shield=True):

@@ -6,7 +6,8 @@
   releases that claim, so the other engine's update finishes;
 * a row locked and released by someone else between a node's read and its first
   write makes the node start over, locking first: nothing is done twice;
-* an update that keeps every row never runs a cleanup node.
+* an update that keeps every row never runs a cleanup node;
+* of the nodes ready together, those on the critical path act first.
 """
 
 from __future__ import annotations
@@ -264,3 +265,20 @@ async def test_a_full_worker_claims_again_as_slots_free_not_at_the_next_poll(
         took = trio.current_time() - started
     assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE), stack.reason
     assert took < config.poll_interval, took
+
+
+@pytest.mark.trio
+async def test_the_critical_root_acts_before_a_root_with_slack(autojump_clock: object) -> None:
+    """Roots `a` (the head of a chain of three) and `lone` become ready together; `lone`
+    has slack 2, so the worker starts it a round later, whichever order the event loop
+    runs the two tasks in (trio picks either at random: six stacks make a fluke unlikely)."""
+    log = CallLog()
+    spec = {"lone": {}, "a": {}, "b": {"deps": ["a"]}, "c": {"deps": ["b"]}}
+    async with engine_on(await open_store("memory://"), registry_with(log)) as engine:
+        for n in range(6):
+            since = log.mark()
+            stack = await stacks.create_stack(engine, f"s{n}", inputs(template(spec)),
+                                              stacks.CreateOptions(convergence=True))
+            assert stack.status is Status.COMPLETE, stack.reason
+            starts = log.ops("start", since)
+            assert starts.index(("create", "a")) < starts.index(("create", "lone")), starts

@@ -155,11 +155,13 @@ def sync_point(
 async def started(
     store: Store, owner: StackRecord, *points: tuple[NodeKey, int], expected: str | None = None,
     successors: Mapping[NodeKey, tuple[NodeKey, ...]] | None = None,
+    slack: Mapping[NodeKey, int] | None = None,
 ) -> TraversalRecord:
     """Start a traversal of `owner` with a sync point per (node, remaining), with the
-    `successors` given per node, over its current traversal `expected`."""
+    `successors` and `slack` given per node, over its current traversal `expected`."""
     walk = traversal(owner)
-    sync_points = [sync_point(walk, node, remaining, *(successors or {}).get(node, ()))
+    sync_points = [sync_point(walk, node, remaining, *(successors or {}).get(node, ()),
+                              slack=(slack or {}).get(node, 0))
                    for node, remaining in points]
 
     def build(stored: StackRecord, rows: list[ResourceRecord]) -> TraversalStart | None:
@@ -176,9 +178,10 @@ def ready(
     node: NodeKey,
     claimed_by: str | None = None,
     parked_on: str | None = None,
+    slack: int = 0,
 ) -> ReadyNode:
     """The ready entry of `node` in `walk` a store should report."""
-    return ReadyNode(walk.id, walk.stack_id, node, claimed_by, parked_on)
+    return ReadyNode(walk.id, walk.stack_id, node, claimed_by, parked_on, slack)
 
 
 async def locked(store: Store, walk: TraversalRecord, engine_id: str, name: str = "db") -> str:

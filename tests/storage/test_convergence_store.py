@@ -607,6 +607,33 @@ async def test_release_claims_requeues_a_stack_in_its_original_order(store: Stor
     assert await store.claim_ready("engine-c", 3, owner.id) == claimed(walk, "engine-c", A, B, D)
 
 
+async def test_sync_points_and_their_ready_entries_keep_their_slack(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (B, 1), (C, 1), successors={A: (B, C)},
+                         slack={A: 2, B: 3})
+    for node, slack in ((A, 2), (B, 3), (C, 0)):
+        found = await store.get_sync_point(walk.id, node)
+        assert found is not None and found.slack == slack
+        state = await store.get_node_state(walk.id, node)
+        assert state is not None and state.sync_point == found
+    assert await store.list_ready(owner.id) == [ready(walk, A, slack=2)]
+    assert await store.deliver(walk.id, A, [(B, {}), (C, {})], "engine-a") == [
+        ready(walk, B, "engine-a", slack=3), ready(walk, C, "engine-a")]
+
+
+async def test_claim_ready_takes_the_least_slack_first_then_the_oldest(store: Store) -> None:
+    owner = await created(store)
+    walk = await started(store, owner, (A, 0), (B, 0), (C, 0), (D, 0),
+                         slack={A: 2, B: 1, D: 1})
+    assert await store.claim_ready("engine-a", 2) == [
+        ready(walk, C, "engine-a"), ready(walk, B, "engine-a", slack=1)]
+    assert await store.release_claims("engine-a") == 2
+    assert await store.claim_ready("engine-b", 3, owner.id) == [
+        ready(walk, C, "engine-b"), ready(walk, B, "engine-b", slack=1),
+        ready(walk, D, "engine-b", slack=1)]
+    assert await store.claim_ready("engine-b", 3) == [ready(walk, A, "engine-b", slack=2)]
+
+
 async def test_concurrent_claims_take_each_entry_once(store: Store) -> None:
     owner = await created(store)
     nodes = [update(f"r{n}") for n in range(CONCURRENT_CALLERS * 2)]
