@@ -36,6 +36,9 @@ from storage import EngineRecord, EventRecord, Store
 from supervisor.background import background
 from supervisor.config import Config
 
+#: the weight of the newest actor call in the running mean of their durations
+ACTION_MEAN_WEIGHT = 0.1
+
 
 def new_id() -> str:
     return uuid.uuid4().hex
@@ -51,6 +54,8 @@ class Engine:
     limiter: anyio.CapacityLimiter = field(init=False)
     #: called with every event this engine has persisted (in-process observers: the CLI)
     listeners: list[Callable[[EventRecord], None]] = field(default_factory=list)
+    #: how long this engine's actor calls take, a running mean in seconds (`timed_action`)
+    action_seconds: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self.limiter = anyio.CapacityLimiter(self.config.max_concurrent_actions)
@@ -68,6 +73,10 @@ class Engine:
         if self._loop_anchor is None:
             self._wall_anchor, self._loop_anchor = time.time(), loop_now
         return self._wall_anchor + (loop_now - self._loop_anchor)
+
+    def timed_action(self, seconds: float) -> None:
+        """Fold the duration of one actor call into `action_seconds`."""
+        self.action_seconds += (seconds - self.action_seconds) * ACTION_MEAN_WEIGHT
 
     def published(self, event: EventRecord) -> None:
         """Tell in-process listeners about an event that is already persisted."""

@@ -187,10 +187,12 @@ async def _call(
             limiter.acquire_nowait()  # no reschedule when a slot is free and nobody waits
         except anyio.WouldBlock:
             await limiter.acquire()
+        started = anyio.current_time()
         try:
             return await call()
         finally:
             limiter.release()
+            scope.engine.timed_action(anyio.current_time() - started)
     except ReplaceRequired:
         raise
     except anyio.get_cancelled_exc_class():

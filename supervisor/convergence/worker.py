@@ -3,9 +3,10 @@
 Ready nodes reach a worker two ways: nodes this engine makes ready itself
 (deliveries and unlocks claim them for it) are started at once; any other
 ready node is claimed from the store (`claim_ready`, least slack first), woken by
-`wake()` or by the poll interval. A node with slack (off the critical path, see
-`graph.slacks`) waits one round of the event loop before it starts, so the
-critical nodes started with it do their reads, writes and actions first. A
+`wake()` or by the poll interval. While actions take time (`SLOW_ACTION_S`), a
+node with slack (off the critical path, see `graph.slacks`) waits one round of
+the event loop before it starts, so the critical nodes started with it do their
+reads, writes and actions first. A
 worker started for one stack (the CLI) claims only that stack's nodes;
 `convergent engine` claims every stack's.
 
@@ -44,6 +45,10 @@ CLAIM_BATCH = 256
 RECOVERY_EVERY = 10
 #: an idle worker polls the ready queue at most this many poll intervals apart
 IDLE_POLLS = 10
+#: actor calls this slow on average (`Engine.action_seconds`) make a critical path worth
+#: a round of the event loop per node off it; with instant actions, there is none to
+#: shorten and the extra round only costs throughput
+SLOW_ACTION_S = 0.001
 
 
 @dataclasses.dataclass
@@ -144,7 +149,7 @@ class Worker:
     async def _run(self, entry: ReadyNode, scope: anyio.CancelScope) -> None:
         try:
             with scope:
-                if entry.slack:
+                if entry.slack and self.engine.action_seconds >= SLOW_ACTION_S:
                     # off the critical path: let the critical nodes started in this round
                     # of the event loop go first (it runs its tasks in either order), so
                     # they reach their writes and actions ahead of this one
