@@ -20,9 +20,12 @@ check, dependencies first for resume, dependents first for suspend.
 
 Each node's *slack* (`slacks`) is how many steps shorter the longest path
 through it is than the graph's longest path, every resource node counting one
-step: the nodes of a critical path have none. Ready nodes are claimed and
-started least slack first (critical-path list scheduling), so the nodes that
-bound the traversal's makespan do not queue behind the others.
+step (`Node.step`) except the cleanup node of a row its update node is bound
+to: unless the update replaces the row, that node has nothing to do and is
+passed within the update node's end. The nodes of a critical path have no
+slack. Ready nodes are claimed and run least slack first (critical-path list
+scheduling, see `priority`), so the nodes that bound the traversal's makespan
+do not queue behind the others.
 
 `build_graph` is a pure function; `render` gives a stable text form for tests.
 """
@@ -40,6 +43,9 @@ from supervisor.template import CompiledTemplate
 class Node:
     key: NodeKey
     row_id: str | None = None
+    #: steps the node is expected to take on a path: 0 for the stack node and for the
+    #: cleanup node of a row the target keeps, else 1 (an action)
+    step: int = 1
     predecessors: set[NodeKey] = field(default_factory=set)
     successors: set[NodeKey] = field(default_factory=set)
 
@@ -49,10 +55,10 @@ class Graph:
     stack_node: NodeKey
     nodes: dict[NodeKey, Node] = field(default_factory=dict)
 
-    def add(self, key: NodeKey, row_id: str | None = None) -> Node:
+    def add(self, key: NodeKey, row_id: str | None = None, step: int = 1) -> Node:
         node = self.nodes.get(key)
         if node is None:
-            node = self.nodes[key] = Node(key, row_id)
+            node = self.nodes[key] = Node(key, row_id, step)
         return node
 
     def edge(self, before: NodeKey, after: NodeKey) -> None:
@@ -63,7 +69,7 @@ class Graph:
 
     def close(self) -> None:
         """Make the stack node wait for every root."""
-        stack = self.add(self.stack_node)
+        stack = self.add(self.stack_node, step=0)
         for node in list(self.nodes.values()):
             if node is not stack and not node.successors:
                 self.edge(node.key, stack.key)
@@ -92,7 +98,8 @@ def build_graph(stack_id: str, target: CompiledTemplate | None,
     existing = list(rows)
     by_id = {row.id: row for row in existing}
     for row in existing:
-        graph.add(cleanup_key(row.id), row.id)
+        kept = current.get(row.name) is not None and current[row.name].id == row.id
+        graph.add(cleanup_key(row.id), row.id, step=0 if kept else 1)
     if target is not None:
         for name, deps in target.dependencies.items():
             for dep in deps:
@@ -127,12 +134,11 @@ def build_walk(stack_id: str, target: CompiledTemplate, current: Mapping[str, Re
 
 
 def slacks(graph: Graph) -> dict[NodeKey, int]:
-    """Every node's slack, in O(nodes + edges); each resource node is one step, the stack
-    node none (it only completes the traversal)."""
+    """Every node's slack, in O(nodes + edges), counting each node's `step`."""
     order = _topological(graph)
     if len(order) != len(graph.nodes):  # a cycle: no node is critical, none waits
         return dict.fromkeys(graph.nodes, 0)
-    step = {key: 0 if key == graph.stack_node else 1 for key in order}
+    step = {key: graph.nodes[key].step for key in order}
     longest_to: dict[NodeKey, int] = {}  # the longest path ending with the node
     for key in order:
         before = graph.nodes[key].predecessors

@@ -47,6 +47,7 @@ from storage import (
 )
 from supervisor import operations
 from supervisor.convergence import traversal as traversals
+from supervisor.convergence.priority import NO_TURN, Turn
 from supervisor.diff import ChangeKind, changed_properties, classify, is_settled
 from supervisor.engine import Engine
 from supervisor.errors import TemplateError
@@ -81,8 +82,11 @@ class Relock(Exception):
     took its lock (nothing was written): the node starts over, locking first."""
 
 
-async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> None:
-    """Run one claimed ready entry to its end (or park it)."""
+async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope,
+                   turn: Turn = NO_TURN) -> None:
+    """Run one claimed ready entry to its end (or park it); `turn` is the node's place among
+    the worker's nodes (`priority`), held from its start to its actor call and from the
+    actor's return to its end."""
     store = host.engine.store
     state = await store.get_node_state(entry.traversal_id, entry.node)
     if state is None or not _current(state.stack, state.traversal):
@@ -95,7 +99,7 @@ async def run_node(host: Host, entry: ReadyNode, scope: anyio.CancelScope) -> No
         return
     if traversal.deadline is not None:
         scope.deadline = anyio.current_time() + (traversal.deadline - host.engine.now())
-    node = NodeRun(host, state, entry, scope.deadline)
+    node = NodeRun(host, state, entry, scope.deadline, turn)
     try:
         failure = await node.run()
     except Parked:
@@ -120,6 +124,7 @@ class NodeRun:
     state: NodeState
     entry: ReadyNode
     deadline: float
+    turn: Turn = NO_TURN
 
     def __post_init__(self) -> None:
         self.stack = self.state.stack
@@ -448,6 +453,11 @@ class NodeRun:
         report it: the first takes the deferred lock with it, the final one of the row that
         ends the node ends it (`_finish`); any other is a plain save."""
         ends = final and row.id == self.ending
+        if final:
+            # the actor has returned: the node's end is a step to take in turn, and its
+            # outcome is saved whatever comes (a cancel would lose a created resource)
+            with anyio.CancelScope(shield=True):
+                await self.turn.take()
         deferred = self.deferred
         if deferred is not None and deferred.id == row.id:
             if ends:
@@ -459,6 +469,7 @@ class NodeRun:
                                                   save=(row, event)) is None:
                     raise Relock
                 self.held.append(row.id)
+                self.turn.release()  # the actor works next
                 operations.report(self.engine, self.stack.name, event)
                 return
         if ends:
@@ -466,6 +477,8 @@ class NodeRun:
                 await self._finish(_data(row), (row, event), drop=self.dropping)
         else:
             await self.store.save_resource(row, event)
+        if not final:
+            self.turn.release()  # the actor works next
         operations.report(self.engine, self.stack.name, event)
 
     async def _finish(self, data: Mapping[str, Any],

@@ -3,12 +3,12 @@
 Ready nodes reach a worker two ways: nodes this engine makes ready itself
 (deliveries and unlocks claim them for it) are started at once; any other
 ready node is claimed from the store (`claim_ready`, least slack first), woken by
-`wake()` or by the poll interval. While actions take time (`SLOW_ACTION_S`), a
-node with slack (off the critical path, see `graph.slacks`) waits one round of
-the event loop before it starts, so the critical nodes started with it do their
-reads, writes and actions first. A
-worker started for one stack (the CLI) claims only that stack's nodes;
-`convergent engine` claims every stack's.
+`wake()` or by the poll interval. While actions take time (`SLOW_ACTION_S`), the
+nodes of a traversal take the steps between their actions (reads, writes)
+least slack first: each holds a turn at its traversal's gate (`priority`), so
+the critical path's steps are not queued behind a whole level's. A worker
+started for one stack (the CLI) claims only that stack's nodes; `convergent
+engine` claims every stack's.
 
 Every `poll_interval` the worker also cancels the in-flight actors of a
 cancelled traversal. Less often (every heartbeat interval, and at least every
@@ -29,7 +29,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
-import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from storage import Action, NodeKey, ReadyNode, StackRecord, Status
@@ -37,6 +36,7 @@ from supervisor.background import background
 from supervisor.compiling import compile_stored
 from supervisor.convergence import traversal as traversals
 from supervisor.convergence.node import run_node
+from supervisor.convergence.priority import NO_TURN, Gate, Turn
 from supervisor.engine import Engine
 from supervisor.template import CompiledTemplate
 
@@ -45,9 +45,9 @@ CLAIM_BATCH = 256
 RECOVERY_EVERY = 10
 #: an idle worker polls the ready queue at most this many poll intervals apart
 IDLE_POLLS = 10
-#: actor calls this slow on average (`Engine.action_seconds`) make a critical path worth
-#: a round of the event loop per node off it; with instant actions, there is none to
-#: shorten and the extra round only costs throughput
+#: actor calls this slow on average (`Engine.action_seconds`) make the critical path worth
+#: ordering nodes by slack (`priority`); with instant actions there is no path to shorten,
+#: and the waits and extra rounds of the event loop would only cost throughput
 SLOW_ACTION_S = 0.001
 
 
@@ -79,6 +79,9 @@ class Worker:
         self._compiled: dict[str, CompiledTemplate] = {}
         self._compiling: dict[str, anyio.Lock] = {}
         self._suspect_stalled: set[str] = set()
+        #: by traversal: orders the steps of its nodes running here by slack while actions
+        #: take time (slack is measured against a traversal's own critical path)
+        self._gates: dict[str, Gate] = {}
 
     async def compiled(self, stack: StackRecord, template_id: str) -> CompiledTemplate:
         """The stored template, compiled once per worker however many nodes ask at once."""
@@ -144,25 +147,27 @@ class Worker:
         scope = anyio.CancelScope()
         running[entry.node] = scope
         self._busy += 1
-        self._group.start_soon(self._run, entry, scope)
+        # held from now: the nodes made ready with this one are ordered as they are made ready
+        turn = NO_TURN
+        if self.engine.action_seconds >= SLOW_ACTION_S:
+            turn = self._gates.setdefault(entry.traversal_id, Gate()).turn(entry.slack)
+        self._group.start_soon(self._run, entry, scope, turn)
 
-    async def _run(self, entry: ReadyNode, scope: anyio.CancelScope) -> None:
+    async def _run(self, entry: ReadyNode, scope: anyio.CancelScope, turn: Turn) -> None:
         try:
             with scope:
-                if entry.slack and self.engine.action_seconds >= SLOW_ACTION_S:
-                    # off the critical path: let the critical nodes started in this round
-                    # of the event loop go first (it runs its tasks in either order), so
-                    # they reach their writes and actions ahead of this one
-                    await anyio.lowlevel.checkpoint()
-                await run_node(self, entry, scope)
+                await turn.take()
+                await run_node(self, entry, scope, turn)
             if scope.cancelled_caught:
                 with anyio.CancelScope(shield=True):
                     await self._interrupted(entry)
         finally:
+            turn.release()
             running = self._running[entry.traversal_id]
             del running[entry.node]
-            if not running:
+            if not running:  # and so no turn is held at its gate
                 del self._running[entry.traversal_id]
+                self._gates.pop(entry.traversal_id, None)
                 self._signal_ended()
             self._busy -= 1
             again = self._again.pop((entry.traversal_id, entry.node), None)

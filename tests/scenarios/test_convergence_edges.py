@@ -7,7 +7,9 @@
 * a row locked and released by someone else between a node's read and its first
   write makes the node start over, locking first: nothing is done twice;
 * an update that keeps every row never runs a cleanup node;
-* of the nodes ready together, those on the critical path act first.
+* of the nodes ready together, those on the critical path act first;
+* of the nodes whose actions end together, the critical one's end and its successor's
+  start are written before the ends of the nodes with slack.
 """
 
 from __future__ import annotations
@@ -288,6 +290,37 @@ async def test_the_critical_root_acts_before_a_root_with_slack(autojump_clock: o
             assert stack.status is Status.COMPLETE, stack.reason
             starts = log.ops("start", since)
             assert starts.index(("create", "a")) < starts.index(("create", "lone")), starts
+
+
+@pytest.mark.trio
+async def test_the_critical_successor_starts_before_the_ends_of_nodes_with_slack(
+        autojump_clock: object) -> None:
+    """`a` (the head of a chain of three) and five roots with slack 2 act at the same
+    virtual moment and their actions end together. The event loop runs the six woken tasks
+    in either order, yet `a`'s end and `b`'s start (its IN_PROGRESS state, then its actor
+    call) come before the end of any of the five: they wait for their turn (`priority`)."""
+    log = CallLog()
+    slack = [f"s{i}" for i in range(5)]
+    spec = {name: {**item, "delay": 0.01} for name, item in
+            {"a": {}, "b": {"deps": ["a"]}, "c": {"deps": ["b"]},
+             **{name: {} for name in slack}}.items()}
+    async with engine_on(await open_store("memory://"), registry_with(log)) as engine:
+        await stacks.create_stack(engine, "warm-up", inputs(template({"w": {"delay": 0.05}})),
+                                  stacks.CreateOptions(convergence=True))
+        for n in range(3):
+            since = log.mark()
+            stack = await stacks.create_stack(engine, f"s{n}", inputs(template(spec)),
+                                              stacks.CreateOptions(convergence=True))
+            assert stack.status is Status.COMPLETE, stack.reason
+            ends = {call.resource: call.time for call in log.calls[since:]
+                    if call.phase == "end"}
+            assert len({ends[name] for name in ["a", *slack]}) == 1, ends  # together
+            events = [(e.resource_name, e.status) for e in
+                      await engine.store.list_events(stack.id) if e.action is Action.CREATE]
+            b_started = events.index(("b", Status.IN_PROGRESS))
+            assert events.index(("a", Status.COMPLETE)) < b_started
+            assert all(events.index((name, Status.COMPLETE)) > b_started for name in slack), \
+                events
 
 
 @pytest.mark.trio
