@@ -56,6 +56,10 @@ class Engine:
     listeners: list[Callable[[EventRecord], None]] = field(default_factory=list)
     #: how long this engine's actor calls take, a running mean in seconds (`timed_action`)
     action_seconds: float = field(init=False, default=0.0)
+    #: how long a critical node's steps between actions take (reads and writes, from its
+    #: being made ready to its actor call, or from the call's return to its end), a running
+    #: mean in seconds (`timed_steps`)
+    step_seconds: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self.limiter = anyio.CapacityLimiter(self.config.max_concurrent_actions)
@@ -77,6 +81,10 @@ class Engine:
     def timed_action(self, seconds: float) -> None:
         """Fold the duration of one actor call into `action_seconds`."""
         self.action_seconds += (seconds - self.action_seconds) * ACTION_MEAN_WEIGHT
+
+    def timed_steps(self, seconds: float) -> None:
+        """Fold the duration of one critical node's steps into `step_seconds`."""
+        self.step_seconds += (seconds - self.step_seconds) * ACTION_MEAN_WEIGHT
 
     def published(self, event: EventRecord) -> None:
         """Tell in-process listeners about an event that is already persisted."""

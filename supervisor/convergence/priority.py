@@ -24,11 +24,22 @@ actor returned), before it waits: the nodes woken in the same round of the
 event loop are then ordered as they register, whatever order the loop runs
 them in. A turn never waits on a node with more slack, so turns cannot
 deadlock; and every turn is let go when its node's run ends, however it ends.
+
+Waiting is not free: the critical writes commit in batches of their own, and
+while a critical node waits for its commit the nodes held back do nothing. When
+the engine is loaded (many stacks at once), a critical node's steps take a good
+share of an action's time whatever the order, the traversals are bound by the
+engine's throughput rather than by their critical paths, and the waits only
+cost. So the gate times how long critical turns are held and asks its owner
+(`ordering`) whether to order at all; the worker orders while the critical
+steps take under `worker.STEP_SHARE` of an action. Turns are held and timed
+either way, so the measure stays current.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import anyio
 import anyio.lowlevel
@@ -37,7 +48,12 @@ import anyio.lowlevel
 class Gate:
     """The turns of one worker's nodes: how many are held at each slack, and who waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, timed: Callable[[float], None] = lambda seconds: None,
+                 ordering: Callable[[], bool] = lambda: True) -> None:
+        #: told how long each critical turn (slack 0) was held, in seconds
+        self.timed = timed
+        #: whether turns with slack wait now (checked each time one is taken)
+        self.ordering = ordering
         #: turns held, by slack
         self._held: dict[int, int] = {}
         #: one event per slack some node waits at, set once no turn of less slack is held
@@ -89,11 +105,13 @@ class Turn:
         self._gate = gate
         self.slack = slack
         self._holding = False
+        self._since = 0.0
 
     def hold(self) -> None:
         """Hold the turn (at once: nodes with more slack wait from now on)."""
         if self._gate is not None and not self._holding:
             self._holding = True
+            self._since = anyio.current_time()
             self._gate.hold(self.slack)
 
     async def take(self) -> None:
@@ -102,7 +120,7 @@ class Turn:
         if self._gate is None:
             return
         self.hold()
-        if self.slack:
+        if self.slack and self._gate.ordering():
             await anyio.lowlevel.checkpoint()
             await self._gate.give_way(self.slack)
 
@@ -112,6 +130,8 @@ class Turn:
             self._holding = False
             assert self._gate is not None
             self._gate.release(self.slack)
+            if not self.slack:
+                self._gate.timed(anyio.current_time() - self._since)
 
 
 NO_TURN = Turn(None, 0)

@@ -6,7 +6,8 @@ ready node is claimed from the store (`claim_ready`, least slack first), woken b
 `wake()` or by the poll interval. While actions take time (`SLOW_ACTION_S`), the
 nodes of a traversal take the steps between their actions (reads, writes)
 least slack first: each holds a turn at its traversal's gate (`priority`), so
-the critical path's steps are not queued behind a whole level's. A worker
+the critical path's steps are not queued behind a whole level's; unless the
+engine is loaded (`STEP_SHARE`), when the waits would only idle it. A worker
 started for one stack (the CLI) claims only that stack's nodes; `convergent
 engine` claims every stack's.
 
@@ -49,6 +50,10 @@ IDLE_POLLS = 10
 #: ordering nodes by slack (`priority`); with instant actions there is no path to shorten,
 #: and the waits and extra rounds of the event loop would only cost throughput
 SLOW_ACTION_S = 0.001
+#: the critical nodes' steps taking more than this share of an action on average, the
+#: engine is loaded: its throughput, not the critical paths, bounds the traversals, and
+#: holding nodes with slack back would only idle it (`priority`)
+STEP_SHARE = 0.2
 
 
 @dataclasses.dataclass
@@ -112,6 +117,12 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def _ordering(self) -> bool:
+        """Whether the nodes with slack wait for the critical ones: while the critical steps
+        take a small share of an action (`priority`)."""
+        engine = self.engine
+        return engine.step_seconds < STEP_SHARE * engine.action_seconds
+
     def traversal_ended(self) -> anyio.Event:
         """An event set the next time a traversal that this worker completed or failed has no
         node running here any more (so every interrupted node has recorded why)."""
@@ -150,7 +161,11 @@ class Worker:
         # held from now: the nodes made ready with this one are ordered as they are made ready
         turn = NO_TURN
         if self.engine.action_seconds >= SLOW_ACTION_S:
-            turn = self._gates.setdefault(entry.traversal_id, Gate()).turn(entry.slack)
+            gate = self._gates.get(entry.traversal_id)
+            if gate is None:
+                gate = self._gates[entry.traversal_id] = Gate(self.engine.timed_steps,
+                                                              self._ordering)
+            turn = gate.turn(entry.slack)
         self._group.start_soon(self._run, entry, scope, turn)
 
     async def _run(self, entry: ReadyNode, scope: anyio.CancelScope, turn: Turn) -> None:

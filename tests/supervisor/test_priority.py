@@ -98,3 +98,27 @@ async def test_no_turn_never_waits_and_holds_nothing(
     NO_TURN.hold()
     NO_TURN.release()
     assert NO_TURN.slack == 0
+
+
+@pytest.mark.trio
+async def test_a_gate_not_ordering_lets_every_turn_pass_and_still_times_the_critical_ones(
+        autojump_clock: trio.testing.MockClock) -> None:
+    """A loaded engine (critical steps slow against actions) stops ordering: a node with
+    slack passes while a critical one holds its turn. Critical turns are timed either way,
+    so the engine notices when the load is gone."""
+    timed: list[float] = []
+    ordering = [False]
+    gate = Gate(timed.append, lambda: ordering[0])
+    critical = gate.turn(0)
+    slack = gate.turn(4)
+    with trio.fail_after(1):
+        await slack.take()
+    await trio.sleep(2)
+    slack.release()
+    critical.release()
+    assert timed == [2.0]  # the critical turn's two seconds; the slack turn is not timed
+    ordering[0] = True
+    critical = gate.turn(0)
+    with trio.move_on_after(1) as waited:
+        await gate.turn(4).take()
+    assert waited.cancelled_caught
