@@ -80,7 +80,9 @@ class Journal:
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines()]
+        # a process may be appending a line as we read: only whole lines count
+        whole = self.path.read_text().rpartition("\n")[0]
+        return [json.loads(line) for line in whole.splitlines()]
 
     def count(self, op: str, phase: str) -> Counter[str]:
         return Counter(e["resource"] for e in self.entries()
