@@ -136,6 +136,7 @@ class SQLiteStore:
         if not self._closed:
             self._closed = True
             await self._commits.run(Connection.close)
+            self._commits.close()
             self._reader.close()
             await anyio.to_thread.run_sync(self._patient.close, limiter=self._read_limiter)
 

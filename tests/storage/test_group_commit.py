@@ -8,7 +8,7 @@ middle of a batch; the SQLite tests check the same promises on a real file.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import anyio
@@ -57,9 +57,20 @@ async def wait_for(event: threading.Event) -> None:
     assert await anyio.to_thread.run_sync(event.wait, 5)
 
 
-async def test_writes_queued_during_a_commit_share_the_next_one() -> None:
-    journal = Journal()
-    commits = GroupCommit(journal, journal.run_batch)
+@pytest.fixture
+def journal() -> Journal:
+    return Journal()
+
+
+@pytest.fixture
+def commits(journal: Journal) -> Iterator[GroupCommit[Journal]]:
+    group = GroupCommit(journal, journal.run_batch)
+    yield group
+    group.close()
+
+
+async def test_writes_queued_during_a_commit_share_the_next_one(
+        journal: Journal, commits: GroupCommit[Journal]) -> None:
     results: dict[int, object] = {}
 
     async def write(i: int) -> None:
@@ -79,9 +90,8 @@ async def test_writes_queued_during_a_commit_share_the_next_one() -> None:
     assert commits.batches == 2
 
 
-async def test_writes_issued_in_one_round_of_the_loop_share_the_first_batch() -> None:
-    journal = Journal()
-    commits = GroupCommit(journal, journal.run_batch)
+async def test_writes_issued_in_one_round_of_the_loop_share_the_first_batch(
+        journal: Journal, commits: GroupCommit[Journal]) -> None:
     results: dict[int, object] = {}
 
     async def write(i: int) -> None:
@@ -94,9 +104,8 @@ async def test_writes_issued_in_one_round_of_the_loop_share_the_first_batch() ->
     assert len(journal.batches) == 1 and len(journal.batches[0]) == 10
 
 
-async def test_a_leader_cancelled_before_its_first_batch_drops_its_write() -> None:
-    journal = Journal()
-    commits = GroupCommit(journal, journal.run_batch)
+async def test_a_leader_cancelled_before_its_first_batch_drops_its_write(
+        journal: Journal, commits: GroupCommit[Journal]) -> None:
     with anyio.CancelScope() as scope:
         scope.cancel()
         await commits.write(value("dropped"))
@@ -105,9 +114,8 @@ async def test_a_leader_cancelled_before_its_first_batch_drops_its_write() -> No
     assert journal.batches == [["after"]]
 
 
-async def test_a_failing_write_fails_alone() -> None:
-    journal = Journal()
-    commits = GroupCommit(journal, journal.run_batch)
+async def test_a_failing_write_fails_alone(
+        journal: Journal, commits: GroupCommit[Journal]) -> None:
     outcomes: dict[str, object] = {}
 
     async def write(name: str, fn: object) -> None:
@@ -128,9 +136,8 @@ async def test_a_failing_write_fails_alone() -> None:
     assert outcomes == {"first": 1, "ok": 2, "bad": "bad write", "also ok": 3}
 
 
-async def test_a_write_cancelled_before_it_is_taken_never_runs() -> None:
-    journal = Journal()
-    commits = GroupCommit(journal, journal.run_batch)
+async def test_a_write_cancelled_before_it_is_taken_never_runs(
+        journal: Journal, commits: GroupCommit[Journal]) -> None:
     journal.gate.clear()
     async with anyio.create_task_group() as group:
         group.start_soon(commits.write, value("held"))
@@ -143,9 +150,8 @@ async def test_a_write_cancelled_before_it_is_taken_never_runs() -> None:
     assert journal.batches == [["held"], ["after"]]
 
 
-async def test_a_write_taken_before_its_cancel_runs_to_its_end() -> None:
-    journal = Journal()
-    commits = GroupCommit(journal, journal.run_batch)
+async def test_a_write_taken_before_its_cancel_runs_to_its_end(
+        journal: Journal, commits: GroupCommit[Journal]) -> None:
     journal.gate.clear()
     got: list[object] = []
 
@@ -166,9 +172,8 @@ async def test_a_write_taken_before_its_cancel_runs_to_its_end() -> None:
     assert journal.batches == [["taken"]]
 
 
-async def test_a_leader_cancelled_while_queued_passes_the_lead_on() -> None:
-    journal = Journal()
-    commits = GroupCommit(journal, journal.run_batch)
+async def test_a_leader_cancelled_while_queued_passes_the_lead_on(
+        journal: Journal, commits: GroupCommit[Journal]) -> None:
     journal.gate.clear()
     done: list[object] = []
 
@@ -185,6 +190,45 @@ async def test_a_leader_cancelled_while_queued_passes_the_lead_on() -> None:
         journal.gate.set()
     assert sorted(map(str, done)) == ["held", "next"]
     assert journal.batches == [["held"], ["next"]]
+
+
+async def test_every_batch_runs_in_one_thread_of_its_own_which_ends_at_close() -> None:
+    threads: list[int] = []
+
+    def run_batch(_conn: None, writes: Sequence[Write[None]]) -> None:
+        threads.append(threading.get_ident())
+        for write in writes:
+            write.result = write.fn(None)
+
+    commits: GroupCommit[None] = GroupCommit(None, run_batch)
+    for i in range(3):
+        assert await commits.write(lambda _conn, i=i: i) == i  # alone: a batch each
+    assert await commits.run(lambda _conn: threading.get_ident()) == threads[0]
+    assert len(threads) == 3 and len(set(threads)) == 1
+    assert threads[0] != threading.get_ident()  # not the event loop's thread
+    commits.close()
+    for _ in range(500):
+        if threads[0] not in {t.ident for t in threading.enumerate()}:
+            break
+        await anyio.sleep(0.01)
+    else:
+        pytest.fail("the commit thread is still running after close")
+
+
+async def test_a_fault_of_the_batch_runner_fails_its_writes_and_the_thread_goes_on() -> None:
+    def run_batch(_conn: None, writes: Sequence[Write[None]]) -> None:
+        if any(write.fn(None) == "boom" for write in writes):
+            raise RuntimeError("the runner broke")
+        for write in writes:
+            write.result = write.fn(None)
+
+    commits: GroupCommit[None] = GroupCommit(None, run_batch)
+    try:
+        with pytest.raises(RuntimeError, match="the runner broke"):
+            await commits.write(lambda _conn: "boom")
+        assert await commits.write(lambda _conn: "fine") == "fine"
+    finally:
+        commits.close()
 
 
 async def test_sqlite_commits_concurrent_writes_in_few_transactions(tmp_path: Path) -> None:
