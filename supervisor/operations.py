@@ -57,23 +57,27 @@ class Journal:
 
     engine: Engine
     stack_name: str
-    added: list[ResourceRecord] = dataclasses.field(default_factory=list)
+    #: rows to insert, by id: a row saved before it is written is inserted as saved
+    added: dict[str, ResourceRecord] = dataclasses.field(default_factory=dict)
     saved: list[ResourceRecord] = dataclasses.field(default_factory=list)
     dropped: list[str] = dataclasses.field(default_factory=list)
     events: list[EventRecord] = dataclasses.field(default_factory=list)
 
     def add(self, row: ResourceRecord) -> None:
-        self.added.append(row)
+        self.added[row.id] = row
 
     def save(self, row: ResourceRecord) -> None:
-        self.saved.append(row)
+        if row.id in self.added:
+            self.added[row.id] = row
+        else:
+            self.saved.append(row)
 
     def drop(self, row_id: str) -> None:
         self.dropped.append(row_id)
 
     async def record(self, row: ResourceRecord, event: EventRecord, final: bool) -> None:
         """A state change: held if it is an operation's final one, else written now."""
-        self.saved.append(row)
+        self.save(row)
         self.events.append(event)
         if not final:
             await self.flush()
@@ -83,8 +87,8 @@ class Journal:
         if not (self.added or self.saved or self.dropped):
             return
         added, saved, dropped, events = self.added, self.saved, self.dropped, self.events
-        self.added, self.saved, self.dropped, self.events = [], [], [], []
-        await self.engine.store.write_resources(added, saved, dropped, events)
+        self.added, self.saved, self.dropped, self.events = {}, [], [], []
+        await self.engine.store.write_resources(list(added.values()), saved, dropped, events)
         for event in events:
             report(self.engine, self.stack_name, event)
 

@@ -266,10 +266,11 @@ async def test_each_resource_costs_one_commit_and_events_are_stored_before_repor
     try:
         async with engine_on(store, registry_with(CallLog())) as engine:
             engine.listeners.append(check_stored)
-            before = store.commits
+            before, statements = store.commits, store.statements
             stack = await stacks.create_stack(engine, "many", inputs(hot(
                 {name: rec(name) for name in names})))
             created_commits = store.commits - before
+            created_statements = store.statements - statements
             before = store.commits
             gone = await stacks.delete_stack(engine, "many")
             deleted_commits = store.commits - before
@@ -282,3 +283,6 @@ async def test_each_resource_costs_one_commit_and_events_are_stored_before_repor
     # one per resource, plus the stack's own writes (it was three per resource)
     assert created_commits <= len(names) + 6, created_commits
     assert deleted_commits <= len(names) + 6, deleted_commits
+    # per resource: BEGIN, its row inserted as IN_PROGRESS, the previous one's final state,
+    # two events, COMMIT (the row was inserted as INIT and then saved: seven)
+    assert created_statements <= 6 * len(names) + 20, created_statements
