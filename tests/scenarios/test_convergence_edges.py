@@ -37,7 +37,7 @@ from storage import (
 )
 from supervisor import stacks
 from supervisor.convergence import api as converge_api
-from supervisor.convergence.worker import SLOW_ACTION_S
+from supervisor.convergence.worker import SLOW_ACTION_S, STEP_SHARE
 from tests.scenarios.test_scenarios import PATHS, template
 from tests.support import CallLog, engine_on, hot, inputs, registry_with
 
@@ -321,6 +321,89 @@ async def test_the_critical_successor_starts_before_the_ends_of_nodes_with_slack
             assert events.index(("a", Status.COMPLETE)) < b_started
             assert all(events.index((name, Status.COMPLETE)) > b_started for name in slack), \
                 events
+
+
+class Sluggish(MemoryStore):
+    """A memory store whose node writes take `write_s` each (4 ms: as a loaded engine's)."""
+
+    def __init__(self, write_s: float = 0.004) -> None:
+        super().__init__()
+        self.write_s = write_s
+
+    async def lock_resource(self, *args: Any, **kwargs: Any) -> ResourceRecord | None:
+        await trio.sleep(self.write_s)
+        return await super().lock_resource(*args, **kwargs)
+
+    async def finish_node(self, *args: Any, **kwargs: Any) -> list[ReadyNode]:
+        await trio.sleep(self.write_s)
+        return await super().finish_node(*args, **kwargs)
+
+
+@pytest.mark.trio
+async def test_when_steps_take_a_large_share_of_an_action_nodes_with_slack_do_not_wait(
+        autojump_clock: object) -> None:
+    """The race of the test above on a store whose writes take 4 ms, against actions of
+    10 ms: the critical steps take more than `STEP_SHARE` of an action, so the worker stops
+    ordering (holding nodes back would only idle a loaded engine): the five nodes with slack
+    start with `a`, not after its first write, and end while `b` is still starting."""
+    log = CallLog()
+    slack = [f"s{i}" for i in range(5)]
+    spec = {name: {**item, "delay": 0.01} for name, item in
+            {"a": {}, "b": {"deps": ["a"]}, "c": {"deps": ["b"]},
+             **{name: {} for name in slack}}.items()}
+    chain = {f"w{i}": {"delay": 0.01, **({"deps": [f"w{i - 1}"]} if i else {})}
+             for i in range(6)}
+    async with engine_on(Sluggish(), registry_with(log)) as engine:
+        await stacks.create_stack(engine, "warm-up", inputs(template(chain)),
+                                  stacks.CreateOptions(convergence=True))
+        for n in range(3):
+            assert engine.step_seconds > STEP_SHARE * engine.action_seconds
+            since = log.mark()
+            stack = await stacks.create_stack(engine, f"s{n}", inputs(template(spec)),
+                                              stacks.CreateOptions(convergence=True))
+            assert stack.status is Status.COMPLETE, stack.reason
+            starts = {call.resource: call.time for call in log.calls[since:]
+                      if call.phase == "start"}
+            assert len({starts[name] for name in ["a", *slack]}) == 1, starts  # no waiting
+            events = [(e.resource_name, e.status) for e in
+                      await engine.store.list_events(stack.id) if e.action is Action.CREATE]
+            b_started = events.index(("b", Status.IN_PROGRESS))
+            assert all(events.index((name, Status.COMPLETE)) < b_started for name in slack), \
+                events
+
+
+@pytest.mark.trio
+async def test_a_cancel_while_an_ended_action_waits_for_its_turn_keeps_what_it_made(
+        autojump_clock: object) -> None:
+    """`s` (slack 1) ends its create together with `a`, then waits for its turn while `a`
+    ends and `b` starts, the writes taking 0.2 s each here; the stack is cancelled during
+    that wait. The wait is shielded like the write that follows it: `s`'s row records the
+    resource its actor made."""
+    log = CallLog()
+    store = Sluggish(write_s=0.0)
+    async with engine_on(store, registry_with(log)) as engine:
+        warm_up = {f"w{i}": {"delay": 2.0} for i in range(10)}
+        await stacks.create_stack(engine, "warm-up", inputs(template(warm_up)),
+                                  stacks.CreateOptions(convergence=True))
+        store.write_s = 0.2
+        assert engine.step_seconds < STEP_SHARE * engine.action_seconds  # ordering by slack
+        spec = {"a": {"delay": 2.0}, "b": {"deps": ["a"], "delay": 2.0}, "s": {"delay": 1.8}}
+        since = log.mark()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stacks.create_stack, engine, "s", inputs(template(spec)),
+                               stacks.CreateOptions(convergence=True))
+            await log.reached("create", "s", "end", since)
+            ended = trio.current_time()
+            await trio.sleep(0.05)
+            await stacks.cancel_stack(engine, "s", rollback=False)
+        stack = await stacks.wait_stack(engine, "s")
+        rows = {row.name: row for row in await store.list_resources(stack.id)}
+    ends = {c.resource: (c.time, c.physical_id) for c in log.calls[since:] if c.phase == "end"}
+    assert ends["a"][0] == ends["s"][0] == ended  # together, then `s` waits for `a`'s end
+    assert (stack.status, stack.reason) == (Status.FAILED, "cancelled")
+    assert (rows["s"].action, rows["s"].status, rows["s"].physical_id) == \
+        (Action.CREATE, Status.COMPLETE, ends["s"][1])
+    assert rows["b"].action is Action.INIT  # the cancelled traversal starts nothing new
 
 
 @pytest.mark.trio
