@@ -453,7 +453,7 @@ class NodeRun:
         report it: the first takes the deferred lock with it, the final one of the row that
         ends the node ends it (`_finish`); any other is a plain save."""
         ends = final and row.id == self.ending
-        if final:
+        if final and self.turn is not NO_TURN:  # (a cancel scope per node costs ~15 µs)
             # the actor has returned: the node's end is a step to take in turn, and its
             # outcome is saved whatever comes (a cancel would lose a created resource)
             with anyio.CancelScope(shield=True):
