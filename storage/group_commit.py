@@ -204,10 +204,6 @@ class CommitThread:
     def stop(self) -> None:
         self._calls.put(None)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def _serve(self) -> None:
         while (call := self._calls.get()) is not None:
             try:

@@ -292,6 +292,15 @@ async def test_the_critical_root_acts_before_a_root_with_slack(autojump_clock: o
             assert starts.index(("create", "a")) < starts.index(("create", "lone")), starts
 
 
+def _race() -> tuple[list[str], dict[str, Any]]:
+    """Five roots with slack 2 and the chain `a` -> `b` -> `c`, every action 10 ms."""
+    slack = [f"s{i}" for i in range(5)]
+    spec = {name: {**item, "delay": 0.01} for name, item in
+            {"a": {}, "b": {"deps": ["a"]}, "c": {"deps": ["b"]},
+             **{name: {} for name in slack}}.items()}
+    return slack, spec
+
+
 @pytest.mark.trio
 async def test_the_critical_successor_starts_before_the_ends_of_nodes_with_slack(
         autojump_clock: object) -> None:
@@ -300,10 +309,7 @@ async def test_the_critical_successor_starts_before_the_ends_of_nodes_with_slack
     in either order, yet `a`'s end and `b`'s start (its IN_PROGRESS state, then its actor
     call) come before the end of any of the five: they wait for their turn (`priority`)."""
     log = CallLog()
-    slack = [f"s{i}" for i in range(5)]
-    spec = {name: {**item, "delay": 0.01} for name, item in
-            {"a": {}, "b": {"deps": ["a"]}, "c": {"deps": ["b"]},
-             **{name: {} for name in slack}}.items()}
+    slack, spec = _race()
     async with engine_on(await open_store("memory://"), registry_with(log)) as engine:
         await stacks.create_stack(engine, "warm-up", inputs(template({"w": {"delay": 0.05}})),
                                   stacks.CreateOptions(convergence=True))
@@ -347,10 +353,7 @@ async def test_when_steps_take_a_large_share_of_an_action_nodes_with_slack_do_no
     ordering (holding nodes back would only idle a loaded engine): the five nodes with slack
     start with `a`, not after its first write, and end while `b` is still starting."""
     log = CallLog()
-    slack = [f"s{i}" for i in range(5)]
-    spec = {name: {**item, "delay": 0.01} for name, item in
-            {"a": {}, "b": {"deps": ["a"]}, "c": {"deps": ["b"]},
-             **{name: {} for name in slack}}.items()}
+    slack, spec = _race()
     chain = {f"w{i}": {"delay": 0.01, **({"deps": [f"w{i - 1}"]} if i else {})}
              for i in range(6)}
     async with engine_on(Sluggish(), registry_with(log)) as engine:
