@@ -12,7 +12,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 R = TypeVar("R")
 
@@ -132,10 +132,14 @@ class Phase(enum.StrEnum):
     STACK = "stack"
 
 
-@dataclass(frozen=True)
-class NodeKey:
+class NodeKey(NamedTuple):
     """A graph node: `ref` is the resource name (UPDATE), the resource row id (CLEANUP) or the
-    stack id (STACK)."""
+    stack id (STACK).
+
+    A named tuple, not a frozen dataclass, for its hashing and equality in C: building
+    a traversal's graph looks keys up some ten times per edge, and with a dataclass's
+    `__hash__` and `__eq__` in Python that was a third of the build (docs/benchmarks.md).
+    Compare keys only with keys."""
 
     phase: Phase
     ref: str

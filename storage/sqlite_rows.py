@@ -268,7 +268,7 @@ def start_stack_row(s: StackRecord, traversal_id: str, expected_traversal: str |
 
 
 def sync_point_row(p: SyncPoint) -> Row:
-    successors = _dump([[n.phase.value, n.ref] for n in p.successors])
+    successors = _dump(p.successors)  # keys are (phase, ref) tuples: [[phase, ref], ...]
     return (
         p.traversal_id, p.node.phase.value, p.node.ref, p.stack_id, p.remaining, successors,
         p.row_id, len(p.inputs), p.slack,

@@ -92,26 +92,28 @@ def build_graph(stack_id: str, target: CompiledTemplate | None,
     """
     graph = Graph(NodeKey(Phase.STACK, stack_id))
     resources = {} if target is None else target.resources
-    for name in resources:
+    updates = {name: update_key(name) for name in resources}
+    for name, key in updates.items():
         row = current.get(name)
-        graph.add(update_key(name), None if row is None else row.id)
+        graph.add(key, None if row is None else row.id)
     existing = list(rows)
-    by_id = {row.id: row for row in existing}
+    cleanups = {row.id: cleanup_key(row.id) for row in existing}
     for row in existing:
         kept = current.get(row.name) is not None and current[row.name].id == row.id
-        graph.add(cleanup_key(row.id), row.id, step=0 if kept else 1)
+        graph.add(cleanups[row.id], row.id, step=0 if kept else 1)
     if target is not None:
         for name, deps in target.dependencies.items():
             for dep in deps:
-                graph.edge(update_key(dep), update_key(name))
+                graph.edge(updates[dep], updates[name])
     for row in existing:
+        key = cleanups[row.id]
         for required in row.requires:
-            if required in by_id:
-                graph.edge(cleanup_key(row.id), cleanup_key(required))
-        if row.replaces in by_id:
-            graph.edge(cleanup_key(row.id), cleanup_key(row.replaces))
+            if required in cleanups:
+                graph.edge(key, cleanups[required])
+        if row.replaces in cleanups:
+            graph.edge(key, cleanups[row.replaces])
         if row.name in resources:
-            graph.edge(update_key(row.name), cleanup_key(row.id))
+            graph.edge(updates[row.name], key)
     graph.close()
     return graph
 

@@ -155,7 +155,7 @@ def sync_points(traversal_id: str, stack_id: str, graph: Graph) -> list[SyncPoin
     return [
         SyncPoint(traversal_id=traversal_id, stack_id=stack_id, node=node.key,
                   remaining=len(node.predecessors),
-                  successors=tuple(sorted(node.successors, key=lambda k: (k.phase, k.ref))),
+                  successors=tuple(sorted(node.successors)),
                   row_id=node.row_id, slack=slack[node.key])
         for node in graph.nodes.values()
     ]
