@@ -4,7 +4,7 @@
 #   bash scripts/acceptance.sh [OUT.jsonl] [PART...]
 #
 # PARTs (default: all): headline scaling latency concurrent supersede.
-# Runs take about 28 minutes in all on a 2-core machine; run nothing else meanwhile.
+# Runs take about 25 minutes in all on a 2-core machine; run nothing else meanwhile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-benchmarks.jsonl}
