@@ -38,6 +38,7 @@ from storage import (
 from supervisor import stacks
 from supervisor.convergence import api as converge_api
 from supervisor.convergence.worker import SLOW_ACTION_S, STEP_SHARE
+from supervisor.engine import Engine
 from tests.scenarios.test_scenarios import PATHS, template
 from tests.support import CallLog, engine_on, hot, inputs, registry_with
 
@@ -318,15 +319,24 @@ async def test_the_critical_successor_starts_before_the_ends_of_nodes_with_slack
             stack = await stacks.create_stack(engine, f"s{n}", inputs(template(spec)),
                                               stacks.CreateOptions(convergence=True))
             assert stack.status is Status.COMPLETE, stack.reason
-            ends = {call.resource: call.time for call in log.calls[since:]
-                    if call.phase == "end"}
+            ends = _times(log, since, "end")
             assert len({ends[name] for name in ["a", *slack]}) == 1, ends  # together
-            events = [(e.resource_name, e.status) for e in
-                      await engine.store.list_events(stack.id) if e.action is Action.CREATE]
+            events = await _create_events(engine, stack.id)
             b_started = events.index(("b", Status.IN_PROGRESS))
             assert events.index(("a", Status.COMPLETE)) < b_started
             assert all(events.index((name, Status.COMPLETE)) > b_started for name in slack), \
                 events
+
+
+def _times(log: CallLog, since: int, phase: str) -> dict[str, float]:
+    """When each resource's actor call reached `phase` ("start" or "end") after `since`."""
+    return {call.resource: call.time for call in log.calls[since:] if call.phase == phase}
+
+
+async def _create_events(engine: Engine, stack_id: str) -> list[tuple[str | None, Status]]:
+    """The stack's CREATE events, in order, as (resource, status)."""
+    return [(e.resource_name, e.status) for e in await engine.store.list_events(stack_id)
+            if e.action is Action.CREATE]
 
 
 class Sluggish(MemoryStore):
@@ -365,11 +375,9 @@ async def test_when_steps_take_a_large_share_of_an_action_nodes_with_slack_do_no
             stack = await stacks.create_stack(engine, f"s{n}", inputs(template(spec)),
                                               stacks.CreateOptions(convergence=True))
             assert stack.status is Status.COMPLETE, stack.reason
-            starts = {call.resource: call.time for call in log.calls[since:]
-                      if call.phase == "start"}
+            starts = _times(log, since, "start")
             assert len({starts[name] for name in ["a", *slack]}) == 1, starts  # no waiting
-            events = [(e.resource_name, e.status) for e in
-                      await engine.store.list_events(stack.id) if e.action is Action.CREATE]
+            events = await _create_events(engine, stack.id)
             b_started = events.index(("b", Status.IN_PROGRESS))
             assert all(events.index((name, Status.COMPLETE)) < b_started for name in slack), \
                 events
