@@ -2,11 +2,16 @@
 
 A store whose commit costs a disk flush (SQLite with `synchronous=FULL`) would
 otherwise pay one flush per state change. Here each write is queued; one caller
-at a time, the *leader*, hands every queued write (up to `max_batch`) to the
-store's `run_batch` in the group's commit thread, which runs them in order in one
-transaction and commits once. Writes that arrive meanwhile wait for the next
-batch, whose leader is the first of them: under load a batch holds everything
-that queued during the previous commit; alone, a write is its own batch.
+at a time, the *leader*, takes every queued write (up to `max_batch`) as one
+batch, which runs in order in one transaction and commits once. Writes that
+arrive meanwhile wait for the next batch, whose leader is the first of them:
+under load a batch holds everything that queued during the previous commit;
+alone, a write is its own batch.
+
+A batch runs right on the event loop's thread when the store's `run_inline`
+says that cannot hold the loop up for long (for SQLite: the file's write lock
+is free and its commits have been quick); otherwise the store's `run_batch`
+runs it in the group's commit thread while the loop goes on.
 
 Invariants:
 
@@ -17,15 +22,21 @@ Invariants:
 * `run_batch` must give each write its own outcome: when one write fails, the
   others in its batch still commit or fail on their own (the SQLite store rolls
   the batch back and runs each write alone);
+* `run_inline` either does what `run_batch` does or leaves no trace (nothing
+  committed, no outcome set) and returns False; the batch then goes to the
+  thread, so a write may be run twice, the first time rolled back;
 * a caller cancelled before its write was taken drops the write; once taken, the
   write runs to its end and the caller gets its outcome (the cancellation is
   delivered at its next checkpoint), so a cancelled caller never misreads a
   committed write as not done.
 
-The commit thread is a thread of the group's own (`CommitThread`), not one of
-anyio's worker threads: a commit that nothing shares (a legacy walk, a chain of
-nodes) waits for its hand-off both ways, and our own thread halves that, from
-about 0.30 to 0.18 ms per commit here (docs/benchmarks.md).
+Why inline first: the commit thread and the event loop share one GIL. With the
+batch in the thread, the loop waits for the hand-off both ways (about 0.18 ms
+per commit here, a legacy walk or a chain pays it per resource) and the two
+threads trade the GIL at every SQLite call; on the loop, a commit costs its
+statements and its fsync, nothing more (docs/benchmarks.md, sixth pass). The
+commit thread is a thread of the group's own (`CommitThread`), not one of
+anyio's worker threads: the hand-off is half as long.
 """
 
 from __future__ import annotations
@@ -66,14 +77,19 @@ class Write(Generic[C]):
 
 #: runs the writes in order on the connection and sets each one's result or error
 BatchRunner = Callable[[C, Sequence[Write[C]]], None]
+#: runs the writes on the caller's thread as `BatchRunner` does and returns True, or, when
+#: that could hold up the event loop, does nothing and returns False
+InlineRunner = Callable[[C, Sequence[Write[C]]], bool]
 
 
 class GroupCommit(Generic[C]):
     """Queue of writes to one connection, committed in batches by a leader caller."""
 
-    def __init__(self, connection: C, run_batch: BatchRunner[C], max_batch: int = 1024) -> None:
+    def __init__(self, connection: C, run_batch: BatchRunner[C], max_batch: int = 1024,
+                 run_inline: InlineRunner[C] | None = None) -> None:
         self._connection = connection
         self._run_batch = run_batch
+        self._run_inline = run_inline
         self._max_batch = max_batch
         self._queue: deque[Write[C]] = deque()
         self._leading = False
@@ -140,8 +156,9 @@ class GroupCommit(Generic[C]):
         for write in batch:
             write.taken = True
         try:
-            with anyio.CancelScope(shield=True):
-                await self._in_thread(self._run_batch, self._connection, batch)
+            if self._run_inline is None or not self._run_inline(self._connection, batch):
+                with anyio.CancelScope(shield=True):
+                    await self._in_thread(self._run_batch, self._connection, batch)
         except Exception as exc:  # a fault of the runner itself: every write shares it
             for write in batch:
                 write.error = exc

@@ -8,18 +8,25 @@ How it keeps the `Store` invariants of `storage.base`:
   run in a worker thread on a second read connection that waits up to
   `BUSY_TIMEOUT_S`. A read is a few statements on pages in the cache, cheaper
   than the hand-off to a thread that it would otherwise cost;
-* writes go through `storage.group_commit`, on a write connection used only
-  from worker threads, one batch at a time, so a commit's fsync never blocks
-  the event loop: the writes queued while a commit is under way share the
-  next transaction and its one fsync. A write's caller returns only after
-  that commit, and a write once taken runs to its end even if its caller is
+* writes go through `storage.group_commit`, on a write connection, one batch
+  at a time: the writes queued while a commit is under way share the next
+  transaction and its one fsync. A write's caller returns only after that
+  commit, and a write once taken runs to its end even if its caller is
   cancelled, so a transaction always commits or rolls back as a whole;
+* a batch runs right on the event loop's thread, on a write connection that
+  never waits for a lock, while its commits are quick (`INLINE_COMMIT_S` on
+  average, a few hundred microseconds on a local disk): that spares the
+  hand-off to a thread and the two threads' contention for the GIL. When
+  another process holds the write lock, or when the disk is slow to sync, the
+  batch runs in the group's commit thread instead, which waits up to
+  `BUSY_TIMEOUT_S` for the lock, so that neither a busy file nor a slow fsync
+  holds up the event loop;
 * each write method is one transaction's worth of statements. Writes run in
   `BEGIN IMMEDIATE`, which takes the file's write lock before reading, so a
   check-then-write (name taken? lock holder?) is atomic across processes;
-  other processes wait up to `BUSY_TIMEOUT_S` for the lock. When a write of a
-  batch fails, the batch is rolled back and each of its writes runs alone, so
-  one write's error never undoes another's;
+  a write waits up to `BUSY_TIMEOUT_S` for another process's lock (in the
+  commit thread). When a write of a batch fails, the batch is rolled back and
+  each of its writes runs alone, so one write's error never undoes another's;
 * WAL journal with `synchronous=FULL`: a commit is fsynced before any write
   method it holds returns, so a reported state survives a power loss, and
   readers never block the writer;
@@ -80,6 +87,11 @@ T = TypeVar("T")
 DEFAULT_PATH = Path(".convergent") / "state.db"
 #: how long a call waits for another process's write transaction to finish
 BUSY_TIMEOUT_S = 30.0
+#: batches run on the event loop's thread while COMMIT (its WAL write and fsync) takes at
+#: most this long on average; beyond, in the commit thread, so the loop goes on meanwhile
+INLINE_COMMIT_S = 0.002
+#: the weight of the latest COMMIT in that average
+COMMIT_WEIGHT = 0.1
 
 
 
@@ -91,6 +103,15 @@ class Connection(sqlite3.Connection):
     #: whether any ready entry is parked, once known in the current write transaction (which
     #: holds the write lock: only its own writes can change it)
     parked: bool | None = None
+
+    #: a running average of this connection's COMMIT times, in seconds (`timed_commit`)
+    commit_s = 0.0
+
+    def timed_commit(self) -> None:
+        """COMMIT, and fold how long it took into `commit_s`."""
+        started = time.perf_counter()
+        self.execute("COMMIT")
+        self.commit_s += (time.perf_counter() - started - self.commit_s) * COMMIT_WEIGHT
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         self.statements += 1
@@ -111,7 +132,7 @@ class SQLiteStore:
         self._conn = writer
         self._reader = reader
         self._patient = patient
-        self._commits = GroupCommit(writer, _run_batch)
+        self._commits = GroupCommit(writer, _run_batch, run_inline=_run_batch_inline)
         self._read_limiter = anyio.CapacityLimiter(1)
         self._closed = False
 
@@ -130,6 +151,8 @@ class SQLiteStore:
                 conn.close()
             raise
         writer, reader, patient = opened
+        writer.execute("PRAGMA busy_timeout = 0")  # on the loop it must not wait (`_run_batch`)
+        writer.commit_s = 0.0  # the migrations' commits say nothing of the ones to come
         return cls(writer, reader, patient, f"sqlite:///{path}")
 
     async def close(self) -> None:
@@ -655,7 +678,7 @@ def _in_transaction(
     conn.parked = None
     try:
         result = fn(conn)
-        conn.execute("COMMIT")
+        conn.timed_commit()
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -663,9 +686,35 @@ def _in_transaction(
     return result
 
 
+def _run_batch_inline(conn: Connection, writes: Sequence[Write[Connection]]) -> bool:
+    """Run a batch of writes as one transaction on the calling thread (the event loop's), if
+    commits have been quick; False if not, or if the transaction failed: it was rolled back
+    and `_run_batch` runs it in the commit thread, waiting for a lock another process holds
+    (the write connection does not wait here) and running each write alone if one fails."""
+    if conn.commit_s > INLINE_COMMIT_S:
+        return False
+    try:
+        results = _in_transaction(lambda c: [write.fn(c) for write in writes], conn)
+    except Exception:
+        return False
+    for write, result in zip(writes, results, strict=True):
+        write.result = result
+    return True
+
+
 def _run_batch(conn: Connection, writes: Sequence[Write[Connection]]) -> None:
-    """Run a batch of writes as one transaction; if any of them fails, roll it back and
-    run each write in a transaction of its own, so each gets its own outcome."""
+    """Run a batch of writes as one transaction, waiting up to `BUSY_TIMEOUT_S` for the
+    write lock; if any of them fails, roll it back and run each write in a transaction of
+    its own, so each gets its own outcome."""
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    try:
+        _run_each(conn, writes)
+    finally:
+        conn.execute("PRAGMA busy_timeout = 0")
+
+
+def _run_each(conn: Connection, writes: Sequence[Write[Connection]]) -> None:
+    """The batch in one transaction, or, if that fails, each write in one of its own."""
     if len(writes) > 1:
         try:
             results = _in_transaction(lambda c: [write.fn(c) for write in writes], conn)

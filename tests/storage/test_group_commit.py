@@ -215,6 +215,33 @@ async def test_every_batch_runs_in_one_thread_of_its_own_which_ends_at_close() -
         pytest.fail("the commit thread is still running after close")
 
 
+async def test_a_batch_runs_inline_unless_the_inline_runner_declines() -> None:
+    """`run_inline` runs a batch on the event loop's thread; when it declines (returns False,
+    having done nothing), the same batch runs in the commit thread."""
+    loop_thread = threading.get_ident()
+    declines = [False, True, False]
+    ran: list[tuple[str, bool]] = []
+
+    def run_batch(_conn: None, writes: Sequence[Write[None]]) -> None:
+        for write in writes:
+            write.result = write.fn(None)
+            ran.append((write.result, threading.get_ident() == loop_thread))
+
+    def run_inline(conn: None, writes: Sequence[Write[None]]) -> bool:
+        if declines.pop(0):
+            return False
+        run_batch(conn, writes)
+        return True
+
+    commits: GroupCommit[None] = GroupCommit(None, run_batch, run_inline=run_inline)
+    try:
+        for name in ("first", "second", "third"):
+            assert await commits.write(lambda _conn, name=name: name) == name
+    finally:
+        commits.close()
+    assert ran == [("first", True), ("second", False), ("third", True)]
+
+
 async def test_a_fault_of_the_batch_runner_fails_its_writes_and_the_thread_goes_on() -> None:
     def run_batch(_conn: None, writes: Sequence[Write[None]]) -> None:
         if any(write.fn(None) == "boom" for write in writes):
