@@ -559,15 +559,18 @@ class SQLiteStore:
             unlocked = None
             if save is not None:
                 row, event = save
-                if row.id in unlock and not drop and conn.execute(
+                if drop:  # its last state is told by the event alone; gone, it is unlocked
+                    if not conn.execute(sql.DELETE_RESOURCE, (row.id,)).rowcount:
+                        raise NotFound(f"no resource {row.id!r}")
+                    _insert_events(conn, [event])
+                    unlocked = row.id
+                elif row.id in unlock and conn.execute(
                         sql.SAVE_AND_UNLOCK_RESOURCE, sql.save_unlock_row(row, engine_id)
                 ).rowcount:
                     unlocked = row.id
                     _insert_events(conn, [event])
                 else:
                     _save_resources(conn, [row], [event])
-                    if drop:
-                        conn.execute(sql.DELETE_RESOURCE, (row.id,))
             entries = [e for r in unlock
                        for e in (_unpark(r, engine_id, conn) if r == unlocked
                                  else _unlock(r, engine_id, engine_id, conn))]
