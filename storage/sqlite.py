@@ -151,7 +151,7 @@ class SQLiteStore:
                 conn.close()
             raise
         writer, reader, patient = opened
-        writer.execute("PRAGMA busy_timeout = 0")  # on the loop it must not wait (`_run_batch`)
+        writer.execute("PRAGMA busy_timeout = 0")  # `_run_batch_inline` must not wait
         writer.commit_s = 0.0  # the migrations' commits say nothing of the ones to come
         return cls(writer, reader, patient, f"sqlite:///{path}")
 
