@@ -19,6 +19,7 @@ from typing import NoReturn, TypeVar
 import anyio
 
 from scripts.loadgen.graph import SHAPES
+from scripts.loadgen.host import HostFigures, measure_host
 from scripts.loadgen.measure import OperationResult
 from scripts.loadgen.report import failure_lines, show
 from scripts.loadgen.runner import run_load
@@ -98,6 +99,14 @@ supersede (--ops create,supersede,delete --path convergence --latency 0.05):
   leftover_sync_points / sampled_sync_points
                    sync points of superseded traversals still stored once settled,
                    out of up to 5 looked up per superseded traversal: 0 expected
+
+host, measured once before the runs, printed under the table (and on every --json
+line), so that runs on different hosts or days can be compared:
+  host_python_ms   the fastest of 5 runs of a fixed pure-Python workload: the
+                   engine's time per resource scales with it
+  host_write_ms    the median of 200 durable writes, one after another, through a
+                   fresh store of the run's kind (on SQLite each is fsync'd): the
+                   least a legacy walk, one commit per resource, can take per resource
 
 --json prints the same figures ("-" is null) with the parameters, the run and
 operation, each stack's status under "statuses" and failed stacks' reasons
@@ -215,16 +224,19 @@ def spec_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Load
                     supersede_interval=args.supersede_interval)
 
 
-def execute(spec: LoadSpec) -> list[OperationResult] | None:
-    """Every run's results, or None after printing the engine errors that stopped them."""
-    results: list[OperationResult] | None = None
+def execute(spec: LoadSpec) -> tuple[list[OperationResult], HostFigures] | None:
+    """The host's figures and every run's results, or None after printing the engine errors
+    that stopped them."""
+    outcome: tuple[list[OperationResult], HostFigures] | None = None
     with tempfile.TemporaryDirectory(prefix="convergent-load-") as workdir:
         try:
-            results = anyio.run(run_load, spec, Path(workdir), backend=spec.backend)
+            host = anyio.run(measure_host, STORES[spec.store](Path(workdir) / "host"),
+                             backend=spec.backend)
+            outcome = anyio.run(run_load, spec, Path(workdir), backend=spec.backend), host
         except* ConvergentError as group:
             for error in group.exceptions:
                 print(f"{PROG}: {error}", file=sys.stderr)
-    return results
+    return outcome
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -232,11 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = spec_from(parser, args)
     configure_logging("json", "warning")
-    results = execute(spec)
-    if results is None:
+    outcome = execute(spec)
+    if outcome is None:
         return 1
+    results, host = outcome
     try:
-        show(results, spec, as_json=args.json)
+        show(results, spec, host, as_json=args.json)
     except BrokenPipeError:
         # the reader stopped early (`| head`): keep Python from failing again at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

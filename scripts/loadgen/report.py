@@ -1,8 +1,9 @@
 """Printing results: a rich table for people, or JSON lines (one object per operation).
 
 Each JSON object holds the figures of `OperationResult.figures` plus the run's
-parameters, so lines from different runs can be concatenated and compared. The
-supersede operation's own figures go on a line under the table.
+parameters and the host's figures (`host`), so lines from different runs can be
+concatenated and compared. The supersede operation's own figures and the host's
+go on lines under the table.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from scripts.loadgen.host import HostFigures
 from scripts.loadgen.measure import OperationResult
 from scripts.loadgen.spec import LoadSpec
 
@@ -29,15 +31,16 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def record(result: OperationResult, spec: LoadSpec) -> dict[str, Any]:
-    """One JSON object: the run's parameters, the operation and its figures."""
+def record(result: OperationResult, spec: LoadSpec, host: HostFigures) -> dict[str, Any]:
+    """One JSON object: the run's parameters, the operation, its figures and the host's."""
     return {**spec.parameters(), "run": result.run, "operation": result.operation,
-            **result.figures()}
+            **result.figures(), **host.figures()}
 
 
-def json_lines(results: Iterable[OperationResult], spec: LoadSpec) -> Iterator[str]:
+def json_lines(results: Iterable[OperationResult], spec: LoadSpec,
+               host: HostFigures) -> Iterator[str]:
     for result in results:
-        yield json.dumps(record(result, spec))
+        yield json.dumps(record(result, spec, host))
 
 
 def table(results: Iterable[OperationResult], spec: LoadSpec) -> Table:
@@ -96,12 +99,14 @@ def failure_lines(results: Iterable[OperationResult], limit: int = 5) -> Iterato
         yield f"... and {len(failed) - limit} more stacks did not complete"
 
 
-def show(results: list[OperationResult], spec: LoadSpec, *, as_json: bool) -> None:
+def show(results: list[OperationResult], spec: LoadSpec, host: HostFigures, *,
+         as_json: bool) -> None:
     if as_json:
-        for line in json_lines(results, spec):
+        for line in json_lines(results, spec, host):
             print(line)
         return
     console = Console(width=None if Console().is_terminal else 140)
     console.print(table(results, spec))
+    console.print(host.line(), highlight=False, soft_wrap=True)
     for line in supersede_lines(results, spec):
         console.print(line, highlight=False, soft_wrap=True)

@@ -1,7 +1,8 @@
 """Markdown tables from `load.py --json` lines: `python -m scripts.loadgen.summary FILE...`.
 
-Prints the 10,000-against-1,000 scaling table (time per resource at each
-size and their ratio, the median of repeated runs) and one row per other run.
+Prints the host's figures (their medians), the 10,000-against-1,000 scaling
+table (time per resource at each size and their ratio, the median of repeated
+runs) and one row per other run.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ def other_rows(lines: list[Line]) -> Iterator[str]:
                f"| {line['status']} |")
 
 
+def host_line(lines: list[Line]) -> str | None:
+    """The median of the host figures the lines carry (lines older than them have none)."""
+    measured = [line for line in lines if line.get("host_python_ms") is not None]
+    if not measured:
+        return None
+    python_ms = statistics.median(line["host_python_ms"] for line in measured)
+    writes: dict[str, list[float]] = defaultdict(list)
+    for line in measured:
+        writes[line["store"]].append(line["host_write_ms"])
+    shown = ", ".join(f"{store} {statistics.median(ms):.3f} ms"
+                      for store, ms in sorted(writes.items()))
+    return (f"Host, median over {len(measured)} lines: reference Python workload "
+            f"{python_ms:.1f} ms; one durable store write: {shown}.")
+
+
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit("summary: error: give one or more files of load.py --json lines")
@@ -76,6 +92,10 @@ def main(argv: list[str]) -> None:
         sys.exit(f"summary: error: cannot read {err.filename}: {err.strerror}")
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         sys.exit(f"summary: error: not load.py --json lines: {err}")
+    host = host_line(lines)
+    if host is not None:
+        print(host)
+        print()
     print("\n".join(scaling_rows(lines)))
     print()
     print("\n".join(other_rows(lines)))

@@ -6,11 +6,13 @@ from __future__ import annotations
 import graphlib
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from scripts.loadgen import (
@@ -28,6 +30,7 @@ from scripts.loadgen import (
     start_window,
 )
 from scripts.loadgen.cli import main
+from scripts.loadgen.host import measure_host
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "load.py"
@@ -363,3 +366,43 @@ def test_summary_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
         assert done.returncode == 1
         assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1
         assert "Traceback" not in done.stderr
+
+
+def test_script_reports_the_hosts_speed_on_every_line_and_under_the_table() -> None:
+    as_json = _run_script("--size", "5", "--store", "sqlite", "--json")
+    on_memory = _run_script("--size", "5", "--store", "memory", "--json")
+    as_table = _run_script("--size", "5", "--store", "memory")
+
+    assert as_json.returncode == 0 and on_memory.returncode == 0, as_json.stderr + on_memory.stderr
+    sqlite_lines, memory_lines = _json_lines(as_json.stdout), _json_lines(on_memory.stdout)
+    for line in sqlite_lines + memory_lines:
+        assert line["host_python_ms"] > 0 and line["host_write_ms"] > 0
+    assert len({line["host_write_ms"] for line in sqlite_lines}) == 1  # measured once
+    # a durable SQLite commit (an fsync) costs far more than a dict update in memory
+    assert sqlite_lines[0]["host_write_ms"] > 5 * memory_lines[0]["host_write_ms"]
+    assert as_table.returncode == 0, as_table.stderr
+    assert re.search(r"^host: reference Python workload [\d.]+ ms \(best of 5\), one durable "
+                     r"store write [\d.]+ ms \(median of 200\)$", as_table.stdout, re.MULTILINE)
+
+
+def test_measure_host_leaves_its_scratch_store_closed_and_apart(tmp_path: Path) -> None:
+    scratch = tmp_path / "host"
+    figures = anyio.run(measure_host, f"sqlite:///{scratch / 'probe.db'}")
+
+    assert figures.python_ms > 0 and figures.write_ms > 0
+    assert set(figures.figures()) == {"host_python_ms", "host_write_ms"}
+    assert [p.name for p in tmp_path.iterdir()] == ["host"]
+    # closed: SQLite removes the WAL and shared-memory files with the last connection
+    assert sorted(p.name for p in scratch.iterdir()) == ["probe.db"]
+
+
+def test_summary_prints_the_median_host_figures_per_store(tmp_path: Path) -> None:
+    from scripts.loadgen import summary
+
+    lines = [{"store": store, "host_python_ms": python, "host_write_ms": write}
+             for store, python, write in (("sqlite", 60.0, 0.5), ("sqlite", 70.0, 0.3),
+                                          ("sqlite", 80.0, 0.4), ("memory", 50.0, 0.01))]
+    assert summary.host_line(lines) == (
+        "Host, median over 4 lines: reference Python workload 65.0 ms; one durable store "
+        "write: memory 0.010 ms, sqlite 0.400 ms.")
+    assert summary.host_line([{"store": "sqlite", "wall_s": 1.0}]) is None
