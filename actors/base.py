@@ -93,6 +93,12 @@ class ResourceActor(ABC):
     open_properties: ClassVar[bool] = False
     #: accept `get_attr` of any attribute name (unknown ones resolve to null)
     open_attributes: ClassVar[bool] = False
+    #: whether create, update and delete change anything outside the engine (a cloud
+    #: resource, a file). False promises they do not: what they make lives only in the
+    #: resource's row, so a crash that loses the row loses nothing else, and the legacy
+    #: walk need not commit an IN_PROGRESS state before the call (it writes a run of such
+    #: resources in one commit, still before reporting them)
+    outside_effects: ClassVar[bool] = True
 
     @abstractmethod
     async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:

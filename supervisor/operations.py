@@ -1,8 +1,8 @@
 """Resource operations: one actor call wrapped in persisted state transitions.
 
 Each function moves one resource row through `ACTION_IN_PROGRESS` to
-`ACTION_COMPLETE` or `ACTION_FAILED`, saving the row together with its event
-before it returns, and before the actor is called for the IN_PROGRESS step.
+`ACTION_COMPLETE` or `ACTION_FAILED`, persisting the row together with its
+event before it reports it.
 A failing actor is a value: the function returns the FAILED row and never
 raises for it. If the call is cancelled (stack cancel, stack timeout) the row is
 saved FAILED with the interruption's reason, shielded, and the cancellation
@@ -10,8 +10,10 @@ propagates.
 
 Both engine paths use these functions; they know nothing about graphs. How a
 state change is persisted is up to the path: a convergence node writes it
-through its `persist` hook; the legacy walk through its `Journal`, which holds
-a final state until the walk's next state change that must be durable.
+through its `persist` hook, durably before the actor is called; the legacy
+walk through its `Journal`, which commits an IN_PROGRESS state before the call
+when the actor has outside effects and holds the other states for its next
+commit.
 """
 
 from __future__ import annotations
@@ -41,27 +43,41 @@ T = TypeVar("T")
 COMPLETE_REASON = "state changed"
 
 
+#: the longest a held state waits for its commit while the legacy walk goes on through
+#: resources whose actors change nothing outside the engine (`Journal`)
+HOLD_AT_MOST_S = 0.05
+
+
 @dataclass
 class Journal:
-    """Write-behind for the legacy walk: one commit per resource instead of three.
+    """Write-behind for the legacy walk: as few commits as the walk's guarantees allow.
 
-    The walk changes one resource at a time. An operation's IN_PROGRESS state must be
-    durable before its actor is called; the rest can wait a moment. A final state, the
-    row of a resource about to be created, the removal of a deleted row and other row
-    saves are held here and written with the walk's next state change that is not
-    final, or when the walk ends (`flush`), all in one store transaction, in order.
-    Nothing is reported early: held events are published once written. A crash loses
-    at most what is held: the last actor call's final state, so its row shows the
-    IN_PROGRESS state a crash a moment earlier would have left.
+    The walk changes one resource at a time. What must be durable before an actor is
+    called is the IN_PROGRESS state of an actor with outside effects (the default): a crash
+    during the call must leave a row that says the resource may exist. Everything else is
+    held here: final states, rows about to be created, removals of deleted rows, other
+    row saves, and the IN_PROGRESS states of actors that change nothing outside the engine
+    (`ResourceActor.outside_effects` False: `OS::Heat::None`, `Value`, `RandomString`).
+    What is held is written with the walk's next state that must be durable, when a held
+    state has waited `HOLD_AT_MOST_S`, or when the walk ends (`flush`), in one store
+    transaction. Nothing is reported early: held events are published once written. A
+    crash loses only what is held: the last outside call's final state, whose row then
+    shows the IN_PROGRESS state a crash a moment earlier would have left, and the states
+    of inward resources, which exist nowhere but in their rows.
     """
 
     engine: Engine
     stack_name: str
     #: rows to insert, by id: a row saved before it is written is inserted as saved
     added: dict[str, ResourceRecord] = dataclasses.field(default_factory=dict)
-    saved: list[ResourceRecord] = dataclasses.field(default_factory=list)
+    #: rows to save, by id: the last state held of a row is the one written
+    saved: dict[str, ResourceRecord] = dataclasses.field(default_factory=dict)
     dropped: list[str] = dataclasses.field(default_factory=list)
     events: list[EventRecord] = dataclasses.field(default_factory=list)
+    #: event-loop time at which the oldest state held was recorded
+    held_since: float = math.inf
+    #: resource type -> whether its IN_PROGRESS state may be held
+    _inward: dict[str, bool] = dataclasses.field(default_factory=dict)
 
     def add(self, row: ResourceRecord) -> None:
         self.added[row.id] = row
@@ -70,25 +86,44 @@ class Journal:
         if row.id in self.added:
             self.added[row.id] = row
         else:
-            self.saved.append(row)
+            self.saved[row.id] = row
 
     def drop(self, row_id: str) -> None:
+        """Remove a row; a save of it that is still held is not written."""
+        self.saved.pop(row_id, None)
         self.dropped.append(row_id)
 
     async def record(self, row: ResourceRecord, event: EventRecord, final: bool) -> None:
-        """A state change: held if it is an operation's final one, else written now."""
+        """A state change: held if it may be (see the class), else written now with the rest."""
         self.save(row)
         self.events.append(event)
-        if not final:
-            await self.flush()
+        if final or (row.status is Status.IN_PROGRESS and self._holds_in_progress(row.type)):
+            now = anyio.current_time()
+            if now < self.held_since:
+                self.held_since = now
+            if now - self.held_since < HOLD_AT_MOST_S:
+                return
+        await self.flush()
+
+    def _holds_in_progress(self, type_name: str) -> bool:
+        inward = self._inward.get(type_name)
+        if inward is None:
+            actor = self.engine.registry.actor_class(type_name)
+            inward = self._inward[type_name] = actor is not None and not actor.outside_effects
+        return inward
 
     async def flush(self) -> None:
-        """Write everything held, in one transaction, then report its events."""
-        if not (self.added or self.saved or self.dropped):
+        """Write everything held, in one transaction, then report its events. A write that
+        does not happen (cancelled before the store took it, or refused) leaves it all held,
+        for the flush that ends the walk."""
+        if not (self.added or self.saved or self.dropped or self.events):
             return
-        added, saved, dropped, events = self.added, self.saved, self.dropped, self.events
-        self.added, self.saved, self.dropped, self.events = {}, [], [], []
-        await self.engine.store.write_resources(list(added.values()), saved, dropped, events)
+        await self.engine.store.write_resources(list(self.added.values()),
+                                                list(self.saved.values()), self.dropped,
+                                                self.events)
+        events = self.events
+        self.added, self.saved, self.dropped, self.events = {}, {}, [], []
+        self.held_since = math.inf
         for event in events:
             report(self.engine, self.stack_name, event)
 

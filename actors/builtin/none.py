@@ -20,6 +20,7 @@ class NoneResource(ResourceActor):
     description = "Does nothing; accepts any property and returns null for any attribute."
     open_properties = True
     open_attributes = True
+    outside_effects = False
 
     async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
         return Created(str(uuid.uuid4()))

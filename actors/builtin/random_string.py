@@ -105,6 +105,7 @@ def generate(length: int, needed: Sequence[Requirement]) -> str:
 class RandomString(ResourceActor):
     type_name = "OS::Heat::RandomString"
     description = "Generates a random string, e.g. a password."
+    outside_effects = False
     properties_schema = {
         "length": Property(
             PropertyType.INTEGER,

@@ -55,6 +55,7 @@ def _json_list(value: Any) -> list[Any] | None:
 class Value(ResourceActor):
     type_name = "OS::Heat::Value"
     description = "Exposes a value, optionally converted to a parameter type, as an attribute."
+    outside_effects = False
     properties_schema = {
         "value": Property(
             PropertyType.ANY,

@@ -7,15 +7,19 @@ the store; physical resources through `CallLog.live()` and real files.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
-from storage import Action, EventRecord, SQLiteStore, Status, Store
-from supervisor import stacks
+from actors import ActorContext, Created, ResourceActor
+from storage import Action, EventRecord, SQLiteStore, Status, Store, evolve
+from supervisor import operations, stacks
 from supervisor.errors import StateError, TemplateError
 from supervisor.lifecycle import load_stack
+from supervisor.operations import HOLD_AT_MOST_S, Journal
 from supervisor.rows import Rows
 from supervisor.views import show_stack
 from tests.support import CallLog, engine_on, hot, inputs, make_store, rec, registry_with
@@ -244,28 +248,41 @@ async def test_dry_run_lists_each_change_and_changes_nothing(store: Store) -> No
         assert (await load_stack(engine, "plan")).action is Action.CREATE
 
 
+class StoredBeforeReported:
+    """An engine listener that looks, from a connection of its own, for each published
+    resource event in the database: what it does not find yet was reported too early."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path)
+        self.unseen: list[tuple[str, str]] = []
+
+    def __call__(self, event: EventRecord) -> None:
+        if not event.resource_id:
+            return
+        found = self.db.execute(
+            "SELECT count(*) FROM events WHERE resource_id = ? AND status = ? AND action = ?",
+            (event.resource_id, event.status.value, event.action.value)).fetchone()[0]
+        if not found:
+            self.unseen.append((event.resource_name, event.status.value))
+
+    def row_state(self, name: str) -> tuple[str, str, str] | None:
+        """(action, status, attributes JSON) of the row of resource `name`, as committed."""
+        row = self.db.execute("SELECT action, status, attributes FROM resources WHERE name = ?",
+                              (name,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+
 async def test_each_resource_costs_one_commit_and_events_are_stored_before_reported(
         tmp_path: Path) -> None:
     """The legacy walk's journal: a resource's final state goes with the next resource's
     IN_PROGRESS state, yet every event is in the database (seen from another connection)
     when it is published."""
     store = await SQLiteStore.open(tmp_path / "state.db")
-    watcher = sqlite3.connect(tmp_path / "state.db")
-    unseen: list[tuple[str, str]] = []
-
-    def check_stored(event: EventRecord) -> None:
-        if not event.resource_id:
-            return
-        found = watcher.execute(
-            "SELECT count(*) FROM events WHERE resource_id = ? AND status = ? AND action = ?",
-            (event.resource_id, event.status.value, event.action.value)).fetchone()[0]
-        if not found:
-            unseen.append((event.resource_name, event.status.value))
-
+    watcher = StoredBeforeReported(tmp_path / "state.db")
     names = [f"r{n:02d}" for n in range(20)]
     try:
         async with engine_on(store, registry_with(CallLog())) as engine:
-            engine.listeners.append(check_stored)
+            engine.listeners.append(watcher)
             before, statements = store.commits, store.statements
             stack = await stacks.create_stack(engine, "many", inputs(hot(
                 {name: rec(name) for name in names})))
@@ -275,14 +292,149 @@ async def test_each_resource_costs_one_commit_and_events_are_stored_before_repor
             gone = await stacks.delete_stack(engine, "many")
             deleted_commits = store.commits - before
     finally:
-        watcher.close()
+        watcher.db.close()
         await store.close()
     assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
     assert (gone.action, gone.status) == (Action.DELETE, Status.COMPLETE)
-    assert unseen == []
+    assert watcher.unseen == []
     # one per resource, plus the stack's own writes (it was three per resource)
     assert created_commits <= len(names) + 6, created_commits
     assert deleted_commits <= len(names) + 6, deleted_commits
     # per resource: BEGIN, its row inserted as IN_PROGRESS, the previous one's final state,
     # two events, COMMIT (the row was inserted as INIT and then saved: seven)
     assert created_statements <= 6 * len(names) + 20, created_statements
+
+
+async def test_inward_resources_share_commits_and_are_stored_before_reported(
+        tmp_path: Path) -> None:
+    """Actors with no outside effects (OS::Heat::None) need nothing durable before their
+    call: a run of them is written in one commit, each row inserted in its final state and
+    a deleted row never saved first; still no event is published before it is stored."""
+    store = await SQLiteStore.open(tmp_path / "state.db")
+    watcher = StoredBeforeReported(tmp_path / "state.db")
+    names = [f"n{n:02d}" for n in range(40)]
+    template = hot({name: {"type": "OS::Heat::None", "properties": {"v": name}}
+                    for name in names})
+    try:
+        async with engine_on(store, registry_with(CallLog())) as engine:
+            engine.listeners.append(watcher)
+            before, statements = store.commits, store.statements
+            stack = await stacks.create_stack(engine, "inward", inputs(template))
+            created = store.commits - before, store.statements - statements
+            assert {watcher.row_state(name)[:2] for name in names} == {  # type: ignore[index]
+                ("CREATE", "COMPLETE")}
+            before, statements = store.commits, store.statements
+            gone = await stacks.delete_stack(engine, "inward")
+            deleted = store.commits - before, store.statements - statements
+    finally:
+        watcher.db.close()
+        await store.close()
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+    assert (gone.action, gone.status) == (Action.DELETE, Status.COMPLETE)
+    assert watcher.unseen == []
+    # the stack's own writes and a handful of journal commits, not one per resource
+    assert created[0] <= 8, created
+    assert deleted[0] <= 8, deleted
+    # per resource: its row inserted once, two events; for delete: two events, one DELETE
+    assert created[1] <= 3 * len(names) + 30, created
+    assert deleted[1] <= 3 * len(names) + 30, deleted
+
+
+async def test_an_outside_actor_is_called_after_the_inward_state_it_uses_is_durable(
+        tmp_path: Path) -> None:
+    """A held inward state is committed with the next outside resource's IN_PROGRESS state,
+    before that resource's actor is called: the password the recorder is given is already
+    stored (seen from another connection) when its create starts."""
+    store = await SQLiteStore.open(tmp_path / "state.db")
+    watcher = StoredBeforeReported(tmp_path / "state.db")
+    seen_at_start: list[Any] = []
+
+    class Watching(CallLog):
+        def append(self, call: Any) -> None:
+            if (call.operation, call.phase) == ("create", "start"):
+                seen_at_start.append((watcher.row_state("secret"), watcher.row_state("app"),
+                                      call.props["value"]))
+            super().append(call)
+
+    template = hot({
+        "pad": {"type": "OS::Heat::None"},
+        "secret": {"type": "OS::Heat::RandomString", "depends_on": "pad"},
+        "app": rec({"get_attr": ["secret", "value"]}),
+    })
+    try:
+        async with engine_on(store, registry_with(Watching())) as engine:
+            engine.listeners.append(watcher)
+            stack = await stacks.create_stack(engine, "mixed", inputs(template))
+    finally:
+        watcher.db.close()
+        await store.close()
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+    [(secret, app, password)] = seen_at_start
+    assert secret[:2] == ("CREATE", "COMPLETE")
+    assert password in secret[2] and len(password) == 32
+    assert app[:2] == ("CREATE", "IN_PROGRESS")
+    assert watcher.unseen == []
+
+
+async def test_a_long_run_of_inward_resources_reports_as_it_goes(store: Store) -> None:
+    """A held state waits at most HOLD_AT_MOST_S for its commit: the first resources of a run
+    of slow inward ones are reported long before the last one is called."""
+    published: dict[tuple[str, str], float] = {}
+    started: dict[str, float] = {}
+
+    class SlowInward(ResourceActor):
+        type_name = "Test::SlowInward"
+        outside_effects = False
+
+        async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
+            started[ctx.resource_name] = anyio.current_time()
+            await anyio.sleep(0.03)
+            return Created(ctx.resource_name)
+
+        async def delete(self, ctx: ActorContext, physical_id: str,
+                         props: Mapping[str, Any]) -> None:
+            return None
+
+    def note(event: EventRecord) -> None:
+        published.setdefault((event.resource_name, event.status.value), anyio.current_time())
+
+    registry = registry_with(CallLog())
+    registry.register(SlowInward)
+    names = [f"s{n}" for n in range(8)]
+    async with engine_on(store, registry) as engine:
+        engine.listeners.append(note)
+        stack = await stacks.create_stack(engine, "slow", inputs(hot(
+            {name: {"type": "Test::SlowInward"} for name in names})))
+        assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+        stored = {e.resource_name for e in await store.list_events(stack.id)
+                  if e.status is Status.COMPLETE}
+    assert stored >= set(names)
+    assert published[("s0", "COMPLETE")] < started["s4"]
+    assert published[("s0", "COMPLETE")] - started["s0"] < HOLD_AT_MOST_S + 0.1
+
+
+async def test_a_flush_cancelled_before_its_write_keeps_everything_held_for_the_next() -> None:
+    """A cancel (stack cancel, timeout) that reaches the journal's write before the store takes
+    it must not lose what was held: the walk's closing flush writes it and reports it."""
+    store = await make_store("memory", Path())
+    reported: list[tuple[str, str]] = []
+    try:
+        async with engine_on(store, registry_with(CallLog())) as engine:
+            stack = await stacks.create_stack(engine, "j", inputs(hot({})))
+            engine.listeners.append(lambda e: reported.append((e.resource_name, e.status.value)))
+            journal = Journal(engine, stack.name)
+            row = operations.new_row(stack, "kept", "OS::Heat::None", None)
+            journal.add(row)
+            done = evolve(row, action=Action.CREATE, status=Status.COMPLETE, physical_id="p")
+            await journal.record(done, operations.event_for(done), final=True)
+            with anyio.CancelScope() as cancelled:
+                cancelled.cancel()
+                await journal.flush()
+            assert cancelled.cancelled_caught
+            assert await store.get_resource(row.id) is None and reported == []
+            await journal.flush()
+            stored = await store.get_resource(row.id)
+    finally:
+        await store.close()
+    assert stored is not None and (stored.status, stored.physical_id) == (Status.COMPLETE, "p")
+    assert reported == [("kept", "COMPLETE")]
