@@ -51,9 +51,10 @@ shapes (resource i is named r00000 + i; "->" reads "depends on"):
   tree     i -> (i-1)//branching (a complete tree)
   random   i -> about --density resources drawn uniformly below i (seeded by --seed)
 
-resources: OS::Heat::None when latency is 0 and nothing is replaced (the cheapest
-actor); otherwise OS::Heat::TestResource with wait_secs = latency, which waits in
-create, update and delete, and is replaced when update_replace_value changes.
+resources: OS::Heat::None when latency is 0, nothing is replaced and --outside is
+not given (the cheapest actor, with no outside effects); otherwise
+OS::Heat::TestResource with wait_secs = latency, which waits in create, update
+and delete, and is replaced when update_replace_value changes.
 
 figures, per run and operation (resources = size x stacks):
   wall s         wall-clock time until every stack settled
@@ -190,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_argument("--replace", type=fraction, default=0.0,
                       help="fraction (0 to 1) of resources the update replaces; "
                            "the others are updated in place")
+    work.add_argument("--outside", action="store_true",
+                      help="use OS::Heat::TestResource even without --latency or --replace: "
+                           "an actor with outside effects, whose IN_PROGRESS state the legacy "
+                           "walk commits before each call (OS::Heat::None has none, so a run "
+                           "of them shares one commit)")
     work.add_argument("--ops", type=operations, default=",".join(DEFAULT_OPERATIONS),
                       help=f"comma-separated operations, run in the order {','.join(OPERATIONS)}; "
                            "all need create, supersede needs --path convergence")
@@ -218,7 +224,8 @@ def spec_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Load
         parser.error("--ops supersede needs --path convergence (a legacy stack refuses an "
                      "update while another is in progress)")
     return LoadSpec(shape=args.shape, size=args.size, stacks=args.stacks, latency=args.latency,
-                    replace=args.replace, ops=args.ops, path=args.path, store=args.store,
+                    replace=args.replace, outside=args.outside, ops=args.ops, path=args.path,
+                    store=args.store,
                     backend=args.backend, seed=args.seed, density=args.density,
                     branching=args.branching, repeat=args.repeat, supersede=args.supersede,
                     supersede_interval=args.supersede_interval)

@@ -64,8 +64,10 @@ def title(spec: LoadSpec) -> str:
         shape += f" (branching {spec.branching})"
     elif spec.shape == "random":
         shape += f" (density {spec.density:g}, seed {spec.seed})"
+    outside = ", outside effects" if spec.outside else ""
     return (f"{spec.stacks} x {shape} stack of {spec.size}, latency {spec.latency:g} s, "
-            f"replace {spec.replace:g}; {spec.path} path, {spec.store} store, {spec.backend}")
+            f"replace {spec.replace:g}{outside}; {spec.path} path, {spec.store} store, "
+            f"{spec.backend}")
 
 
 def _cell(value: Any, form: str) -> str:

@@ -55,7 +55,8 @@ class Workload:
 
 def workload(spec: LoadSpec) -> Workload:
     graph = build_graph(spec.shape, spec.size, spec.shape_options)
-    kind = ResourceKind(spec.latency, pick_replaced(spec.size, spec.replace, spec.seed))
+    kind = ResourceKind(spec.latency, pick_replaced(spec.size, spec.replace, spec.seed),
+                        spec.outside)
     return Workload(graph, kind, critical_path_length(graph))
 
 

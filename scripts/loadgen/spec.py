@@ -35,6 +35,8 @@ class LoadSpec:
     stacks: int = 1
     latency: float = 0.0
     replace: float = 0.0
+    #: OS::Heat::TestResource (outside effects) even without latency or replacements
+    outside: bool = False
     ops: tuple[str, ...] = DEFAULT_OPERATIONS
     path: str = "legacy"
     store: str = "sqlite"
@@ -68,7 +70,8 @@ class LoadSpec:
     def parameters(self) -> dict[str, Any]:
         """The parameters every JSON line repeats."""
         return {"shape": self.shape, "size": self.size, "stacks": self.stacks,
-                "latency": self.latency, "replace": self.replace, "path": self.path,
+                "latency": self.latency, "replace": self.replace, "outside": self.outside,
+                "path": self.path,
                 "store": self.store, "backend": self.backend, "seed": self.seed,
                 "density": self.density, "branching": self.branching,
                 "supersede": self.supersede, "supersede_interval": self.supersede_interval}

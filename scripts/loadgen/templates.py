@@ -3,9 +3,10 @@
 Resources are named `r00000`, `r00001`, ... (wider past 99,999). Generation 1 is
 the create template, generation 2 the update template, 3 and on the supersede
 operation's updates: every resource changes a property from one to the next.
-Without latency or replacements the resources are `OS::Heat::None` (the cheapest
-actor, updated in place); otherwise `OS::Heat::TestResource`,
-which waits `wait_secs` in create, update and delete, updates `value` in place
+Without latency, replacements or outside effects asked for, the resources are
+`OS::Heat::None` (the cheapest actor, updated in place, with no outside effects);
+otherwise `OS::Heat::TestResource`, which stands in for a resource of the outside
+world: it waits `wait_secs` in create, update and delete, updates `value` in place
 and is replaced when `update_replace_value` changes.
 """
 
@@ -24,14 +25,17 @@ TEST_TYPE = "OS::Heat::TestResource"
 
 @dataclass(frozen=True)
 class ResourceKind:
-    """What each resource does: its simulated latency and which ones an update replaces."""
+    """What each resource does: its simulated latency, which ones an update replaces, and
+    whether its actor has outside effects (`ResourceActor.outside_effects`)."""
 
     latency: float = 0.0
     replaced: frozenset[int] = frozenset()
+    outside: bool = False
 
     @property
     def type_name(self) -> str:
-        return NONE_TYPE if self.latency == 0 and not self.replaced else TEST_TYPE
+        plain = self.latency == 0 and not self.replaced and not self.outside
+        return NONE_TYPE if plain else TEST_TYPE
 
 
 def pick_replaced(size: int, fraction: float, seed: int) -> frozenset[int]:

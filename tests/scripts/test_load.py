@@ -142,6 +142,9 @@ def test_template_names_resources_and_lists_dependencies() -> None:
     assert resources["r00001"]["depends_on"] == ["r00000"]
     assert resources["r00003"]["depends_on"] == ["r00001", "r00002"]
     assert {r["type"] for r in resources.values()} == {"OS::Heat::None"}
+    outside = stack_template(build_graph("flat", 2), ResourceKind(outside=True), generation=1)
+    assert {r["type"] for r in outside["resources"].values()} == {"OS::Heat::TestResource"}
+    assert {r["properties"]["wait_secs"] for r in outside["resources"].values()} == {0}
 
 
 def test_update_changes_the_replacement_value_of_the_replaced_resources_only() -> None:
@@ -245,6 +248,20 @@ def test_script_runs_a_diamond_on_sqlite_through_convergence() -> None:
         assert line["statements_per_resource"] is None or line["statements_per_resource"] > 0
         assert {"seed", "density", "latency", "replace", "wall_s",
                 "engine_ms_per_resource"} <= set(line)
+
+
+def test_script_outside_effects_cost_the_legacy_walk_a_commit_per_resource() -> None:
+    """--outside swaps OS::Heat::None for OS::Heat::TestResource, whose IN_PROGRESS states
+    the legacy walk commits one by one: more statements per resource than a run of None."""
+    figures = {}
+    for extra in ((), ("--outside",)):
+        result = _run_script("--size", "30", "--store", "sqlite", "--path", "legacy",
+                             "--ops", "create", "--json", *extra)
+        assert result.returncode == 0, result.stderr
+        [line] = _json_lines(result.stdout)
+        assert line["statuses"] == {"load-000": "CREATE_COMPLETE"}
+        figures[line["outside"]] = line["statements_per_resource"]
+    assert figures[True] > figures[False] + 1, figures
 
 
 def test_script_runs_concurrent_stacks_with_latency_on_memory() -> None:
