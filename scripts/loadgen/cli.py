@@ -64,6 +64,9 @@ figures, per run and operation (resources = size x stacks):
                  creates and deletes, so replacing updates can exceed it.
   engine ms/res  (wall - critical path) / resources: what the engine adds
   wall / crit.   wall / critical path (- without latency)
+  start s        start-up: from the operation's start to its first actor call
+                 (- without latency)
+  rest / crit.   (wall - start-up) / critical path (- without latency)
   peak MiB       peak RSS of this process (ru_maxrss)
   stmts/res      statements the store executed during the operation / resources,
                  read from the store's integer `statements` counter (- without one)

@@ -84,6 +84,8 @@ class OperationResult:
     failures: Mapping[str, str] = field(default_factory=dict)
     #: the supersede operation's own figures (None for the other operations)
     supersede: SupersedeFigures | None = None
+    #: seconds from the operation's start to its first actor call, when timed (with latency)
+    startup_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -105,6 +107,9 @@ class OperationResult:
             "critical_path_s": round(bound, 4),
             "engine_ms_per_resource": _ratio((self.wall_s - bound) * 1000, self.resources, 4),
             "makespan_ratio": _ratio(self.wall_s, bound, 3),
+            "startup_s": None if self.startup_s is None else round(self.startup_s, 4),
+            "after_startup_ratio": None if self.startup_s is None
+            else _ratio(self.wall_s - self.startup_s, bound, 3),
             "peak_rss_mib": round(self.peak_rss_mib, 1),
             "statements_per_resource": None if self.statements is None
             else _ratio(self.statements, self.resources, 2),

@@ -26,6 +26,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("crit. path s", "critical_path_s", "{:.3f}"),
     ("engine ms/res", "engine_ms_per_resource", "{:.3f}"),
     ("wall / crit.", "makespan_ratio", "{:.2f}"),
+    ("start s", "startup_s", "{:.3f}"),
+    ("rest / crit.", "after_startup_ratio", "{:.2f}"),
     ("peak MiB", "peak_rss_mib", "{:.0f}"),
     ("stmts/res", "statements_per_resource", "{:.1f}"),
 )
@@ -107,7 +109,7 @@ def show(results: list[OperationResult], spec: LoadSpec, host: HostFigures, *,
         for line in json_lines(results, spec, host):
             print(line)
         return
-    console = Console(width=None if Console().is_terminal else 140)
+    console = Console(width=None if Console().is_terminal else 160)
     console.print(table(results, spec))
     console.print(host.line(), highlight=False, soft_wrap=True)
     for line in supersede_lines(results, spec):

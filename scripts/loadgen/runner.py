@@ -5,19 +5,22 @@ The engine runs with its default limits, except that stacks may be as large as
 asked and, with a latency, the action limiter is raised to the number of
 resources of all stacks together, so no waiting action holds up a ready one: the
 wall time can then approach the critical-path bound. The engine sees the store through
-a `StartClock`, which times traversal starts for the supersede operation.
+a `StartClock`, which times traversal starts for the supersede operation. With a
+latency, an `ActionClock` times each operation's first actor call (its start-up).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
-from actors import default_registry
+from actors import ActorContext, Created, Registry, default_registry
+from actors.builtin import TestResource
 from scripts.loadgen.graph import Graph, build_graph, critical_path_length
 from scripts.loadgen.measure import (
     OperationResult,
@@ -60,6 +63,44 @@ def workload(spec: LoadSpec) -> Workload:
     return Workload(graph, kind, critical_path_length(graph))
 
 
+class ActionClock:
+    """When the first actor call since `reset` started (`time.perf_counter`), or None."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+
+    def reset(self) -> None:
+        self.first = None
+
+    def called(self) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+
+
+def timed_registry(clock: ActionClock) -> Registry:
+    """The built-in actors, with OS::Heat::TestResource telling `clock` of every call."""
+
+    class TimedTestResource(TestResource):
+        async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
+            clock.called()
+            return await super().create(ctx, props)
+
+        async def update(self, ctx: ActorContext, physical_id: str,
+                         old_props: Mapping[str, Any], new_props: Mapping[str, Any],
+                         changed: frozenset[str]) -> Mapping[str, Any]:
+            clock.called()
+            return await super().update(ctx, physical_id, old_props, new_props, changed)
+
+        async def delete(self, ctx: ActorContext, physical_id: str,
+                         props: Mapping[str, Any]) -> None:
+            clock.called()
+            await super().delete(ctx, physical_id, props)
+
+    registry = default_registry()
+    registry.register(TimedTestResource, replace=True)
+    return registry
+
+
 def engine_config(spec: LoadSpec, url: str) -> Config:
     """Defaults, except no stack too big and, when actions take time, none queued."""
     actions = Config.max_concurrent_actions
@@ -85,12 +126,14 @@ async def run_load(spec: LoadSpec, workdir: Path) -> list[OperationResult]:
 async def run_once(spec: LoadSpec, work: Workload, run: int, url: str) -> list[OperationResult]:
     store = await open_store(url)
     clock = StartClock(store)
+    actions = ActionClock() if spec.latency > 0 else None
+    registry = default_registry() if actions is None else timed_registry(actions)
     results: list[OperationResult] = []
     try:
-        async with running_engine(clock.as_store(), default_registry(),
+        async with running_engine(clock.as_store(), registry,
                                   engine_config(spec, url)) as engine:
             for operation in spec.ops:
-                result = await timed(engine, clock, spec, work, run, operation)
+                result = await timed(engine, clock, actions, spec, work, run, operation)
                 results.append(result)
                 if not result.ok:
                     break
@@ -99,10 +142,11 @@ async def run_once(spec: LoadSpec, work: Workload, run: int, url: str) -> list[O
     return results
 
 
-async def timed(engine: Engine, clock: StartClock, spec: LoadSpec, work: Workload, run: int,
-                operation: str) -> OperationResult:
+async def timed(engine: Engine, clock: StartClock, actions: ActionClock | None, spec: LoadSpec,
+                work: Workload, run: int, operation: str) -> OperationResult:
     """Apply `operation` to every stack at once; the clock excludes building templates (and
-    reading what superseded traversals left behind)."""
+    reading what superseded traversals left behind). `actions`, when given, times the
+    start-up: the operation's first actor call."""
     supersession = None
     if operation == "supersede":
         supersession = superseding(engine, clock, spec, work)
@@ -110,9 +154,12 @@ async def timed(engine: Engine, clock: StartClock, spec: LoadSpec, work: Workloa
     else:
         action = stack_action(engine, spec, work, operation)
     before = store_statements(engine.store)
+    if actions is not None:
+        actions.reset()
     started = time.perf_counter()
     records = await on_every_stack(spec.stack_names, action)
     wall = time.perf_counter() - started
+    first_call = None if actions is None else actions.first
     statements = statements_between(before, store_statements(engine.store))
     figures: SupersedeFigures | None = None
     if supersession is not None:
@@ -124,7 +171,8 @@ async def timed(engine: Engine, clock: StartClock, spec: LoadSpec, work: Workloa
         statements=statements, peak_rss_mib=peak_rss_mib(), statuses=statuses,
         failures={name: records[name].reason for name, status in statuses.items()
                   if status != completed(operation)},
-        supersede=figures)
+        supersede=figures,
+        startup_s=None if first_call is None else first_call - started)
 
 
 def stack_action(engine: Engine, spec: LoadSpec, work: Workload, operation: str) -> StackAction:

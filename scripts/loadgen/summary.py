@@ -55,17 +55,23 @@ def scaling_rows(lines: list[Line]) -> Iterator[str]:
 def other_rows(lines: list[Line]) -> Iterator[str]:
     """Runs with latency, several stacks, or a supersede."""
     yield ("| path | store | shape | size x stacks | latency | op | wall s | crit. path s "
-           "| wall / crit. | peak RSS | status |")
-    yield "|---|---|---|---|---:|---|---:|---:|---:|---:|---|"
+           "| wall / crit. | start s | rest / crit. | peak RSS | status |")
+    yield "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|"
     for line in lines:
         if not (line["latency"] or line["stacks"] > 1 or line["operation"] == "supersede"):
             continue
-        ratio = line["makespan_ratio"]
         yield (f"| {line['path']} | {line['store']} | {line['shape']} "
                f"| {line['size']} x {line['stacks']} | {line['latency']} | {line['operation']} "
                f"| {line['wall_s']:.2f} | {line['critical_path_s']:.2f} "
-               f"| {'-' if ratio is None else f'{ratio:.2f}'} | {line['peak_rss_mib']:.0f} MiB "
-               f"| {line['status']} |")
+               f"| {_shown(line.get('makespan_ratio'), '.2f')} "
+               f"| {_shown(line.get('startup_s'), '.3f')} "
+               f"| {_shown(line.get('after_startup_ratio'), '.2f')} "
+               f"| {line['peak_rss_mib']:.0f} MiB | {line['status']} |")
+
+
+def _shown(value: float | None, form: str) -> str:
+    """A figure in `form`, or "-" when the line has none (older lines have no start-up)."""
+    return "-" if value is None else format(value, form)
 
 
 def host_line(lines: list[Line]) -> str | None:

@@ -167,12 +167,14 @@ def test_update_changes_the_replacement_value_of_the_replaced_resources_only() -
 def test_figures_subtract_the_critical_path_and_spread_it_over_resources() -> None:
     result = OperationResult(run=1, operation="create", wall_s=2.0, resources=100,
                              critical_path_length=10, latency=0.1, statements=450,
-                             peak_rss_mib=50.0, statuses={"load-000": "CREATE_COMPLETE"})
+                             peak_rss_mib=50.0, statuses={"load-000": "CREATE_COMPLETE"},
+                             startup_s=0.25)
     figures = result.figures()
 
     assert figures["critical_path_s"] == 1.0
     assert figures["engine_ms_per_resource"] == 10.0
     assert figures["makespan_ratio"] == 2.0
+    assert figures["startup_s"] == 0.25 and figures["after_startup_ratio"] == 1.75
     assert figures["statements_per_resource"] == 4.5
     assert figures["ok"] is True
 
@@ -185,6 +187,7 @@ def test_figures_without_latency_or_statement_count_are_null() -> None:
     figures = result.figures()
 
     assert figures["makespan_ratio"] is None
+    assert figures["startup_s"] is None and figures["after_startup_ratio"] is None
     assert figures["statements_per_resource"] is None
     assert figures["ok"] is False
     assert figures["last_update_s"] is None and figures["leftover_ready"] is None
@@ -277,6 +280,10 @@ def test_script_runs_concurrent_stacks_with_latency_on_memory() -> None:
         assert line["resources"] == 30
         assert line["critical_path_s"] == pytest.approx(0.1)
         assert line["makespan_ratio"] >= 1.0
+        # the start-up ends at the first actor call: before the critical path's work
+        assert 0 < line["startup_s"] < line["wall_s"] - line["critical_path_s"]
+        assert line["after_startup_ratio"] == pytest.approx(
+            (line["wall_s"] - line["startup_s"]) / line["critical_path_s"], abs=0.002)
         assert line["statements_per_resource"] is None
 
 
@@ -364,12 +371,17 @@ def test_summary_compares_time_per_resource_at_both_sizes(tmp_path: Path) -> Non
     results.write_text("\n".join([line(1000, 1.0), line(1000, 3.0), line(1000, 2.0),
                                   line(10000, 30.0),
                                   line(500, 1.2, latency=0.05, critical_path_s=1.0,
-                                       makespan_ratio=1.2)]) + "\n")
+                                       makespan_ratio=1.2),
+                                  line(500, 1.3, latency=0.05, critical_path_s=1.0,
+                                       makespan_ratio=1.3, startup_s=0.1,
+                                       after_startup_ratio=1.2)]) + "\n")
     rows = list(summary.scaling_rows(summary.read([str(results)])))
     assert rows[2] == "| sqlite | convergence | flat | create | 2.000 | 3.000 | 1.50 (over) " \
                       "| 17.0 | 80 MiB |"
     others = list(summary.other_rows(summary.read([str(results)])))
-    assert len(others) == 3 and "| 1.20 |" in others[2]
+    assert len(others) == 4
+    assert "| 1.20 | - | - |" in others[2]  # a line from before start-ups were timed
+    assert "| 1.30 | 0.100 | 1.20 |" in others[3]
 
 
 def test_summary_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
