@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from actors import (
     ActorContext,
@@ -45,7 +46,9 @@ COMPLETE_REASON = "state changed"
 
 #: the longest a held state waits for its commit while the legacy walk goes on through
 #: resources whose actors change nothing outside the engine (`Journal`)
-HOLD_AT_MOST_S = 0.05
+HOLD_AT_MOST_S = 0.02
+#: the longest such a walk runs without letting the event loop's other tasks run
+YIELD_EVERY_S = 0.005
 
 
 @dataclass
@@ -60,10 +63,12 @@ class Journal:
     (`ResourceActor.outside_effects` False: `OS::Heat::None`, `Value`, `RandomString`).
     What is held is written with the walk's next state that must be durable, when a held
     state has waited `HOLD_AT_MOST_S`, or when the walk ends (`flush`), in one store
-    transaction. Nothing is reported early: held events are published once written. A
-    crash loses only what is held: the last outside call's final state, whose row then
-    shows the IN_PROGRESS state a crash a moment earlier would have left, and the states
-    of inward resources, which exist nowhere but in their rows.
+    transaction; meanwhile the walk lets the event loop's other tasks run every
+    `YIELD_EVERY_S`, as its writes used to. Nothing is reported early: held events are
+    published once written. A crash loses only what is held: the last outside call's
+    final state, whose row then shows the IN_PROGRESS state a crash a moment earlier
+    would have left, and the states of inward resources, which exist nowhere but in
+    their rows.
     """
 
     engine: Engine
@@ -76,6 +81,8 @@ class Journal:
     events: list[EventRecord] = dataclasses.field(default_factory=list)
     #: event-loop time at which the oldest state held was recorded
     held_since: float = math.inf
+    #: event-loop time at which the walk last let other tasks run (a write does)
+    yielded_at: float = -math.inf
     #: resource type -> whether its IN_PROGRESS state may be held
     _inward: dict[str, bool] = dataclasses.field(default_factory=dict)
 
@@ -102,6 +109,10 @@ class Journal:
             if now < self.held_since:
                 self.held_since = now
             if now - self.held_since < HOLD_AT_MOST_S:
+                if now - self.yielded_at >= YIELD_EVERY_S:
+                    # the write skipped was the walk's yield point: an inward actor has none
+                    self.yielded_at = now
+                    await anyio.lowlevel.checkpoint()
                 return
         await self.flush()
 
@@ -124,6 +135,7 @@ class Journal:
         events = self.events
         self.added, self.saved, self.dropped, self.events = {}, {}, [], []
         self.held_since = math.inf
+        self.yielded_at = anyio.current_time()
         for event in events:
             report(self.engine, self.stack_name, event)
 

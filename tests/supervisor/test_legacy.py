@@ -6,12 +6,14 @@ the store; physical resources through `CallLog.live()` and real files.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from actors import ActorContext, Created, ResourceActor
@@ -376,35 +378,43 @@ async def test_an_outside_actor_is_called_after_the_inward_state_it_uses_is_dura
     assert watcher.unseen == []
 
 
-async def test_a_long_run_of_inward_resources_reports_as_it_goes(store: Store) -> None:
-    """A held state waits at most HOLD_AT_MOST_S for its commit: the first resources of a run
-    of slow inward ones are reported long before the last one is called."""
-    published: dict[tuple[str, str], float] = {}
-    started: dict[str, float] = {}
+def inward_type(started: dict[str, float], delay: float = 0.0) -> type[ResourceActor]:
+    """`Test::Inward`: an actor with no outside effects that notes when each create starts
+    (event-loop time) and then waits `delay`."""
 
-    class SlowInward(ResourceActor):
-        type_name = "Test::SlowInward"
+    class Inward(ResourceActor):
+        type_name = "Test::Inward"
         outside_effects = False
 
         async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
             started[ctx.resource_name] = anyio.current_time()
-            await anyio.sleep(0.03)
+            if delay:
+                await anyio.sleep(delay)
             return Created(ctx.resource_name)
 
         async def delete(self, ctx: ActorContext, physical_id: str,
                          props: Mapping[str, Any]) -> None:
             return None
 
+    return Inward
+
+
+async def test_a_long_run_of_inward_resources_reports_as_it_goes(store: Store) -> None:
+    """A held state waits at most HOLD_AT_MOST_S for its commit: the first resources of a run
+    of slow inward ones are reported long before the last one is called."""
+    published: dict[tuple[str, str], float] = {}
+    started: dict[str, float] = {}
+
     def note(event: EventRecord) -> None:
         published.setdefault((event.resource_name, event.status.value), anyio.current_time())
 
     registry = registry_with(CallLog())
-    registry.register(SlowInward)
+    registry.register(inward_type(started, delay=0.03))
     names = [f"s{n}" for n in range(8)]
     async with engine_on(store, registry) as engine:
         engine.listeners.append(note)
         stack = await stacks.create_stack(engine, "slow", inputs(hot(
-            {name: {"type": "Test::SlowInward"} for name in names})))
+            {name: {"type": "Test::Inward"} for name in names})))
         assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
         stored = {e.resource_name for e in await store.list_events(stack.id)
                   if e.status is Status.COMPLETE}
@@ -438,3 +448,32 @@ async def test_a_flush_cancelled_before_its_write_keeps_everything_held_for_the_
         await store.close()
     assert stored is not None and (stored.status, stored.physical_id) == (Status.COMPLETE, "p")
     assert reported == [("kept", "COMPLETE")]
+
+
+async def test_a_run_of_inward_resources_lets_other_tasks_run(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Holding a state skips the write that was the walk's yield point: the walk still lets
+    the event loop's other tasks run every YIELD_EVERY_S, not only at its commits. Held
+    states wait up to a second here, so the whole walk is one hold."""
+    monkeypatch.setattr(operations, "HOLD_AT_MOST_S", 1.0)
+    ticks: list[float] = []
+    started: dict[str, float] = {}
+    walking = True
+
+    async def tick() -> None:
+        while walking:
+            await anyio.lowlevel.checkpoint()
+            ticks.append(anyio.current_time())
+
+    registry = registry_with(CallLog())
+    registry.register(inward_type(started))
+    template = hot({f"n{n:04d}": {"type": "Test::Inward"} for n in range(5000)})
+    async with engine_on(store, registry) as engine, anyio.create_task_group() as group:
+        group.start_soon(tick)
+        stack = await stacks.create_stack(engine, "busy", inputs(template))
+        walking = False
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+    first, last = min(started.values()), max(started.values())
+    during = [first, *(t for t in ticks if first < t < last), last]
+    gaps = [b - a for a, b in itertools.pairwise(during)]
+    assert last - first > 0.05 and max(gaps) < 0.03, (last - first, max(gaps))
