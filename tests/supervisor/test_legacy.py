@@ -477,3 +477,53 @@ async def test_a_run_of_inward_resources_lets_other_tasks_run(
     during = [first, *(t for t in ticks if first < t < last), last]
     gaps = [b - a for a, b in itertools.pairwise(during)]
     assert last - first > 0.05 and max(gaps) < 0.03, (last - first, max(gaps))
+
+
+async def test_an_update_of_inward_resources_replaces_updates_removes_and_rolls_back(
+        store: Store) -> None:
+    """Held states across a whole update: a replaced RandomString (new row, old row deleted),
+    a Value updated in place, a None removed and one added all land in the store; then a
+    Value that fails to convert midway rolls the stack back to those rows."""
+    v1 = hot({
+        "secret": {"type": "OS::Heat::RandomString", "properties": {"length": 8}},
+        "shown": {"type": "OS::Heat::Value",
+                  "properties": {"value": {"get_attr": ["secret", "value"]}}},
+        "gone": {"type": "OS::Heat::None"},
+    })
+    v2 = hot({
+        "secret": {"type": "OS::Heat::RandomString", "properties": {"length": 12}},
+        "shown": {"type": "OS::Heat::Value",
+                  "properties": {"value": {"get_attr": ["secret", "value"]}}},
+        "new": {"type": "OS::Heat::None"},
+    })
+    v3 = hot({
+        "secret": {"type": "OS::Heat::RandomString", "properties": {"length": 12}},
+        "shown": {"type": "OS::Heat::Value",
+                  "properties": {"value": {"get_attr": ["secret", "value"]}}},
+        "new": {"type": "OS::Heat::None"},
+        "bad": {"type": "OS::Heat::Value",
+                "properties": {"value": "not a number", "type": "number"}},
+    })
+    async with engine_on(store, registry_with(CallLog())) as engine:
+        created = await stacks.create_stack(engine, "inward", inputs(v1))
+        before = await rows_of(store, created.id)
+        updated = await stacks.update_stack(engine, "inward", inputs(v2))
+        after = await rows_of(store, created.id)
+        failed = await stacks.update_stack(
+            engine, "inward", inputs(v3),
+            options=stacks.UpdateOptions(rollback=stacks.RollbackMode.ENABLED))
+        rolled = await rows_of(store, created.id)
+    assert (updated.action, updated.status) == (Action.UPDATE, Status.COMPLETE)
+    old_secret, new_secret = before.current("secret"), after.current("secret")
+    assert old_secret is not None and new_secret is not None
+    assert new_secret.id != old_secret.id and len(new_secret.attributes["value"]) == 12
+    assert old_secret.id not in {row.id for row in after}
+    shown = after.current("shown")
+    assert shown is not None and shown.action is Action.UPDATE
+    assert shown.attributes["value"] == new_secret.attributes["value"]
+    assert sorted(row.name for row in after) == ["new", "secret", "shown"]
+    assert {row.status for row in after} == {Status.COMPLETE}
+    assert (failed.action, failed.status) == (Action.ROLLBACK, Status.COMPLETE)
+    assert sorted(row.name for row in rolled) == ["new", "secret", "shown"]
+    kept = rolled.current("secret")
+    assert kept is not None and kept.attributes == new_secret.attributes
