@@ -19,9 +19,13 @@ load() {
 
 for part in $parts; do
     case $part in
-    headline)  # 1,000 flat OS::Heat::None on SQLite, both paths, five runs each
+    headline)  # 1,000 flat OS::Heat::None on SQLite, both paths, five runs each; then the same
+               # with an actor that has outside effects (the legacy walk commits each one)
         for path in convergence legacy; do
             load --size 1000 --store sqlite --path "$path" --repeat 5
+        done
+        for path in convergence legacy; do
+            load --size 1000 --store sqlite --path "$path" --outside --repeat 3
         done ;;
     scaling)  # time per resource at 10,000 against 1,000: every shape, path and store. The
               # 1,000 runs just before and just after the 10,000 one: the host's speed drifts

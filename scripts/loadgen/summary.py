@@ -1,13 +1,16 @@
 """Markdown tables from `load.py --json` lines: `python -m scripts.loadgen.summary FILE...`.
 
-Prints the host's figures (their medians), the 10,000-against-1,000 scaling
-table (time per resource at each size and their ratio, the median of repeated
-runs) and one row per other run.
+Prints the host's figures (their medians), the headline table (1,000 flat on
+SQLite: the median wall time of each operation per path, with and without outside
+effects), the 10,000-against-1,000 scaling table (time per resource at each size
+and their ratio, the median of repeated runs, OS::Heat::None only) and one row per
+other run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -27,10 +30,37 @@ def read(paths: Iterable[str]) -> list[Line]:
     return lines
 
 
+def headline_rows(lines: list[Line]) -> Iterator[str]:
+    """One row per (path, outside effects): 1,000 flat resources on SQLite, no latency."""
+    walls: dict[tuple[str, bool], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for line in lines:
+        if (line["size"], line["shape"], line["store"], line["stacks"]) == (1000, "flat",
+                                                                            "sqlite", 1) \
+                and not line["latency"] and not line.get("replace"):
+            walls[(line["path"], bool(line.get("outside")))][line["operation"]].append(
+                line["wall_s"])
+    yield "| path | resources | create s | update s | delete s | runs |"
+    yield "|---|---|---:|---:|---:|---:|"
+    for (path, outside), by_op in sorted(walls.items()):
+        cells = [_spread(by_op.get(op, [])) for op in ("create", "update", "delete")]
+        kind = "TestResource (outside effects)" if outside else "OS::Heat::None"
+        yield (f"| {path} | {kind} | {' | '.join(cells)} "
+               f"| {max(len(runs) for runs in by_op.values())} |")
+
+
+def _spread(walls: list[float]) -> str:
+    """`median (min-max)` of `walls`, or "-" without any."""
+    if not walls:
+        return "-"
+    return f"{statistics.median(walls):.3f} ({min(walls):.3f}-{max(walls):.3f})"
+
+
 def scaling_rows(lines: list[Line]) -> Iterator[str]:
     """One row per (store, path, shape, operation) measured at both 1,000 and 10,000."""
     walls: dict[tuple[str, ...], dict[int, list[Line]]] = defaultdict(lambda: defaultdict(list))
     for line in lines:
+        if line.get("outside"):
+            continue
         if line["stacks"] == 1 and not line["latency"] and line["size"] in (1000, 10000):
             key: tuple[str, ...] = (line["store"], line["path"], line["shape"],
                                     line["operation"])
@@ -99,12 +129,13 @@ def main(argv: list[str]) -> None:
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         sys.exit(f"summary: error: not load.py --json lines: {err}")
     host = host_line(lines)
-    if host is not None:
-        print(host)
-        print()
-    print("\n".join(scaling_rows(lines)))
-    print()
-    print("\n".join(other_rows(lines)))
+    parts = [] if host is None else [host]
+    parts += ["\n".join(rows(lines)) for rows in (headline_rows, scaling_rows, other_rows)]
+    try:
+        print("\n\n".join(parts))
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): keep Python from failing again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -374,10 +374,18 @@ def test_summary_compares_time_per_resource_at_both_sizes(tmp_path: Path) -> Non
                                        makespan_ratio=1.2),
                                   line(500, 1.3, latency=0.05, critical_path_s=1.0,
                                        makespan_ratio=1.3, startup_s=0.1,
-                                       after_startup_ratio=1.2)]) + "\n")
+                                       after_startup_ratio=1.2),
+                                  line(1000, 9.0, outside=True),
+                                  line(1000, 0.5, path="legacy")]) + "\n")
     rows = list(summary.scaling_rows(summary.read([str(results)])))
+    # the run with outside effects is not one of the 1,000 runs compared
     assert rows[2] == "| sqlite | convergence | flat | create | 2.000 | 3.000 | 1.50 (over) " \
                       "| 17.0 | 80 MiB |"
+    headline = list(summary.headline_rows(summary.read([str(results)])))
+    assert headline[2:] == [
+        "| convergence | OS::Heat::None | 2.000 (1.000-3.000) | - | - | 3 |",
+        "| convergence | TestResource (outside effects) | 9.000 (9.000-9.000) | - | - | 1 |",
+        "| legacy | OS::Heat::None | 0.500 (0.500-0.500) | - | - | 1 |"]
     others = list(summary.other_rows(summary.read([str(results)])))
     assert len(others) == 4
     assert "| 1.20 | - | - |" in others[2]  # a line from before start-ups were timed
