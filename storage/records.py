@@ -2,8 +2,8 @@
 
 Records are frozen dataclasses with JSON-compatible payload fields; they carry
 no behaviour. Times are UNIX epoch seconds (UTC) as floats. Ids are strings the
-engine generates (uuid4 hex), except event ids, which the store assigns in
-append order.
+engine generates (32 hex digits, time-ordered: `supervisor.engine.new_id`), except
+event ids, which the store assigns in append order.
 """
 
 from __future__ import annotations
