@@ -41,11 +41,11 @@ ACTION_MEAN_WEIGHT = 0.1
 
 def new_id() -> str:
     """A new id: 32 hex digits, the first 12 the time in milliseconds, the rest random (80
-    bits), in the manner of UUIDv7. Ids made one after another sort together, so the rows
-    a traversal creates and then works through sit in neighbouring pages of the store's
-    indexes; with random ids every access lands on a random page, and at 10,000
-    resources that made an SQLite update 7% slower per resource (docs/benchmarks.md,
-    seventh pass)."""
+    bits), in the manner of UUIDv7. Ids made in different milliseconds sort in the order
+    they were made (within one, at random), so the rows a traversal creates and then
+    works through sit in neighbouring pages of the store's indexes; with random ids every
+    access lands on a random page, and at 10,000 resources that made an SQLite update 7%
+    slower per resource (docs/benchmarks.md, seventh pass)."""
     return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 

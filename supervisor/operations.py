@@ -61,10 +61,14 @@ class Journal:
     held here: final states, rows about to be created, removals of deleted rows, other
     row saves, and the IN_PROGRESS states of actors that change nothing outside the engine
     (`ResourceActor.outside_effects` False: `OS::Heat::None`, `Value`, `RandomString`).
-    What is held is written with the walk's next state that must be durable, when a held
-    state has waited `HOLD_AT_MOST_S`, or when the walk ends (`flush`), in one store
-    transaction; meanwhile the walk lets the event loop's other tasks run every
-    `YIELD_EVERY_S`, as its writes used to. Nothing is reported early: held events are
+    What is held is written in one store transaction (`flush`) with the walk's next state
+    that must be durable (an outside actor's IN_PROGRESS state, a FAILED state, and any
+    IN_PROGRESS state while an outside actor's final state is held: that one waits for
+    the next actor call at most, as it always did), before the walk waits for a free
+    action slot, when a held state has waited `HOLD_AT_MOST_S`, or when the walk ends;
+    meanwhile the walk lets the event loop's other tasks run every `YIELD_EVERY_S`, as
+    its writes used to. (An inward actor is expected to return promptly: while it runs,
+    the states held before it wait.) Nothing is reported early: held events are
     published once written. A crash loses only what is held: the last outside call's
     final state, whose row then shows the IN_PROGRESS state a crash a moment earlier
     would have left, and the states of inward resources, which exist nowhere but in
@@ -83,6 +87,8 @@ class Journal:
     held_since: float = math.inf
     #: event-loop time at which the walk last let other tasks run (a write does)
     yielded_at: float = -math.inf
+    #: whether a final state of an actor with outside effects is held
+    outside_held: bool = False
     #: resource type -> whether its IN_PROGRESS state may be held
     _inward: dict[str, bool] = dataclasses.field(default_factory=dict)
 
@@ -101,22 +107,53 @@ class Journal:
         self.dropped.append(row_id)
 
     async def record(self, row: ResourceRecord, event: EventRecord, final: bool) -> None:
-        """A state change: held if it may be (see the class), else written now with the rest."""
+        """A state change: held if it may be (see the class), else written now with the rest.
+
+        A final state is never interrupted here: its caller has still to act on it (drop a
+        deleted row, say), so a cancel waits for the walk's next checkpoint. An IN_PROGRESS
+        state whose write is cancelled is taken back: its actor is not called."""
+        before = self.added.get(row.id) if row.id in self.added else self.saved.get(row.id)
         self.save(row)
         self.events.append(event)
-        if final or (row.status is Status.IN_PROGRESS and self._holds_in_progress(row.type)):
-            now = anyio.current_time()
-            if now < self.held_since:
-                self.held_since = now
-            if now - self.held_since < HOLD_AT_MOST_S:
-                if now - self.yielded_at >= YIELD_EVERY_S:
-                    # the write skipped was the walk's yield point: an inward actor has none
-                    self.yielded_at = now
-                    await anyio.lowlevel.checkpoint()
-                return
-        await self.flush()
+        inward = self._inward_type(row.type)
+        if final:
+            self.outside_held = self.outside_held or not inward
+        # an outside final state waits for the next actor call at most, as it always did
+        holds = final or (row.status is Status.IN_PROGRESS and inward and not self.outside_held)
+        try:
+            if holds:
+                now = anyio.current_time()
+                if now < self.held_since:
+                    self.held_since = now
+                if now - self.held_since < HOLD_AT_MOST_S:
+                    if now - self.yielded_at >= YIELD_EVERY_S:
+                        # the write skipped was the walk's yield point: an inward actor has none
+                        self.yielded_at = now
+                        if final:
+                            await anyio.lowlevel.cancel_shielded_checkpoint()
+                        else:
+                            await anyio.lowlevel.checkpoint()
+                    return
+            with anyio.CancelScope(shield=final):
+                await self.flush()
+        except anyio.get_cancelled_exc_class():
+            if row.status is Status.IN_PROGRESS:
+                self._take_back(row, before)  # its actor will not be called now
+            raise
 
-    def _holds_in_progress(self, type_name: str) -> bool:
+    def _take_back(self, row: ResourceRecord, before: ResourceRecord | None) -> None:
+        """Forget the state just recorded for `row` (and its event): hold `before` again."""
+        self.events.pop()
+        if row.id in self.added:
+            assert before is not None, "an added row is held from its `add`"
+            self.added[row.id] = before
+        elif before is None:
+            del self.saved[row.id]
+        else:
+            self.saved[row.id] = before
+
+    def _inward_type(self, type_name: str) -> bool:
+        """Whether actors of `type_name` declare no outside effects."""
         inward = self._inward.get(type_name)
         if inward is None:
             actor = self.engine.registry.actor_class(type_name)
@@ -124,20 +161,31 @@ class Journal:
         return inward
 
     async def flush(self) -> None:
-        """Write everything held, in one transaction, then report its events. A write that
-        does not happen (cancelled before the store took it, or refused) leaves it all held,
-        for the flush that ends the walk."""
+        """Write everything held, in one transaction, then report its events. A write
+        cancelled before the store took it leaves it all held, for the flush that ends the
+        walk; a write the store refused is dropped with its error (it would only fail
+        again)."""
         if not (self.added or self.saved or self.dropped or self.events):
             return
-        await self.engine.store.write_resources(list(self.added.values()),
-                                                list(self.saved.values()), self.dropped,
-                                                self.events)
         events = self.events
-        self.added, self.saved, self.dropped, self.events = {}, {}, [], []
-        self.held_since = math.inf
-        self.yielded_at = anyio.current_time()
+        try:
+            await self.engine.store.write_resources(list(self.added.values()),
+                                                    list(self.saved.values()), self.dropped,
+                                                    events)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException:
+            self._clear()
+            raise
+        self._clear()
         for event in events:
             report(self.engine, self.stack_name, event)
+
+    def _clear(self) -> None:
+        self.added, self.saved, self.dropped, self.events = {}, {}, [], []
+        self.held_since = math.inf
+        self.outside_held = False
+        self.yielded_at = anyio.current_time()
 
 
 @dataclass
@@ -237,6 +285,8 @@ async def _call(
         try:
             limiter.acquire_nowait()  # no reschedule when a slot is free and nobody waits
         except anyio.WouldBlock:
+            if scope.journal is not None:
+                await scope.journal.flush()  # what it holds must not wait for a free slot
             await limiter.acquire()
         started = anyio.current_time()
         try:

@@ -37,7 +37,7 @@ async def test_the_threshold_is_restored_when_the_block_raises() -> None:
     assert gc.get_threshold() == before
 
 
-def test_new_ids_are_unique_hex_and_sort_in_the_order_they_were_made() -> None:
+def test_new_ids_are_unique_hex_and_sort_by_the_millisecond_they_were_made() -> None:
     """Time-ordered ids (the first 12 hex digits are milliseconds): rows made one after
     another sit together in the store's indexes."""
     first = [new_id() for _ in range(2000)]

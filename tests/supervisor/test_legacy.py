@@ -24,7 +24,16 @@ from supervisor.lifecycle import load_stack
 from supervisor.operations import HOLD_AT_MOST_S, Journal
 from supervisor.rows import Rows
 from supervisor.views import show_stack
-from tests.support import CallLog, engine_on, hot, inputs, make_store, rec, registry_with
+from tests.support import (
+    CallLog,
+    engine_on,
+    hot,
+    inputs,
+    make_store,
+    rec,
+    registry_with,
+)
+from tests.support import test_config as config_with
 
 pytestmark = pytest.mark.anyio
 
@@ -250,6 +259,11 @@ async def test_dry_run_lists_each_change_and_changes_nothing(store: Store) -> No
         assert (await load_stack(engine, "plan")).action is Action.CREATE
 
 
+#: no cancel-watcher polls nor heartbeats while statements are counted (they are reads and
+#: writes of their own, more of them the slower the host)
+QUIET = config_with(poll_interval=60.0, heartbeat_interval=60.0, engine_timeout=300.0)
+
+
 class StoredBeforeReported:
     """An engine listener that looks, from a connection of its own, for each published
     resource event in the database: what it does not find yet was reported too early."""
@@ -283,7 +297,7 @@ async def test_each_resource_costs_one_commit_and_events_are_stored_before_repor
     watcher = StoredBeforeReported(tmp_path / "state.db")
     names = [f"r{n:02d}" for n in range(20)]
     try:
-        async with engine_on(store, registry_with(CallLog())) as engine:
+        async with engine_on(store, registry_with(CallLog()), QUIET) as engine:
             engine.listeners.append(watcher)
             before, statements = store.commits, store.statements
             stack = await stacks.create_stack(engine, "many", inputs(hot(
@@ -318,7 +332,7 @@ async def test_inward_resources_share_commits_and_are_stored_before_reported(
     template = hot({name: {"type": "OS::Heat::None", "properties": {"v": name}}
                     for name in names})
     try:
-        async with engine_on(store, registry_with(CallLog())) as engine:
+        async with engine_on(store, registry_with(CallLog()), QUIET) as engine:
             engine.listeners.append(watcher)
             before, statements = store.commits, store.statements
             stack = await stacks.create_stack(engine, "inward", inputs(template))
@@ -476,7 +490,9 @@ async def test_a_run_of_inward_resources_lets_other_tasks_run(
     first, last = min(started.values()), max(started.values())
     during = [first, *(t for t in ticks if first < t < last), last]
     gaps = [b - a for a, b in itertools.pairwise(during)]
-    assert last - first > 0.05 and max(gaps) < 0.03, (last - first, max(gaps))
+    # without the yields the walk is one gap; with them, dozens (a slow host stretches the
+    # walk and its gaps alike, and a garbage collection may make one gap long)
+    assert len(gaps) >= 10 and max(gaps) < (last - first) / 2, (len(gaps), max(gaps))
 
 
 async def test_an_update_of_inward_resources_replaces_updates_removes_and_rolls_back(
@@ -527,3 +543,151 @@ async def test_an_update_of_inward_resources_replaces_updates_removes_and_rolls_
     assert sorted(row.name for row in rolled) == ["new", "secret", "shown"]
     kept = rolled.current("secret")
     assert kept is not None and kept.attributes == new_secret.attributes
+
+
+@pytest.mark.parametrize("outside", [True, False], ids=["outside", "inward"])
+async def test_a_cancel_that_lands_on_a_final_state_still_drops_the_deleted_row(
+        tmp_path: Path, outside: bool) -> None:
+    """A cancel that reaches the walk while an actor call will not stop for it (a thread, a
+    shielded call) is delivered after the call's final state is recorded and acted on: the
+    row the delete removed is gone, not left DELETE_COMPLETE with its physical id; and the
+    next resource, whose delete the cancel stops, keeps its state."""
+    store = await make_store("sqlite", tmp_path)
+    deleting = anyio.Event()
+
+    class Stubborn(ResourceActor):
+        type_name = "Test::Stubborn"
+        outside_effects = outside
+
+        async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
+            return Created(ctx.resource_name)
+
+        async def delete(self, ctx: ActorContext, physical_id: str,
+                         props: Mapping[str, Any]) -> None:
+            deleting.set()
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(0.2)
+
+    registry = registry_with(CallLog())
+    registry.register(Stubborn)
+    template = hot({"a": {"type": "Test::Stubborn"}, "b": {"type": "Test::Stubborn"}})
+    try:
+        async with engine_on(store, registry) as engine:
+            stack = await stacks.create_stack(engine, "stub", inputs(template))
+            ended: list[Any] = []
+            async with anyio.create_task_group() as group:
+                async def delete() -> None:
+                    ended.append(await stacks.delete_stack(engine, "stub"))
+
+                group.start_soon(delete)
+                await deleting.wait()
+                await stacks.cancel_stack(engine, "stub", rollback=False)
+            rows = await store.list_resources(stack.id)
+    finally:
+        await store.close()
+    states = [(row.action, row.status) for row in rows]
+    if outside:  # the cancel lands on the next IN_PROGRESS state, which it takes back
+        assert ended[0].status is Status.FAILED and ended[0].reason.endswith("cancelled")
+        assert states == [(Action.CREATE, Status.COMPLETE)]
+    else:  # nothing of an inward walk waits for a cancel but its writes
+        assert (Action.DELETE, Status.COMPLETE) not in states
+        assert set(states) <= {(Action.CREATE, Status.COMPLETE)}
+
+
+async def test_held_states_are_written_before_the_walk_waits_for_an_action_slot(
+        store: Store) -> None:
+    """The engine's action slots are shared: while the walk waits for one, what it holds
+    is written and reported, not kept until the slot frees."""
+    started: dict[str, float] = {}
+    published: dict[tuple[str, str], float] = {}
+    registry = registry_with(CallLog())
+    registry.register(inward_type(started))
+    template = hot({"n1": {"type": "Test::Inward"}})
+    async with engine_on(store, registry, config_with(max_concurrent_actions=1)) as engine:
+        engine.listeners.append(
+            lambda e: published.setdefault((e.resource_name, e.status.value),
+                                           anyio.current_time()))
+        async with anyio.create_task_group() as group:
+            holding = anyio.Event()
+
+            async def hog() -> None:
+                async with engine.limiter:
+                    holding.set()
+                    await anyio.sleep(0.3)
+
+            group.start_soon(hog)
+            await holding.wait()
+            begun = anyio.current_time()
+            stack = await stacks.create_stack(engine, "slot", inputs(template))
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+    assert started["n1"] - begun >= 0.25  # the walk did wait for the slot
+    assert published[("n1", "IN_PROGRESS")] - begun < 0.15
+
+
+async def test_an_outside_final_state_waits_for_no_later_actor_call(store: Store) -> None:
+    """An outside resource's final state (its physical id) is written before the next actor
+    call, inward or not, as it always was: never held behind an inward resource's call."""
+    started: dict[str, float] = {}
+    returned: dict[str, float] = {}
+    published: dict[tuple[str, str], float] = {}
+
+    class Outside(ResourceActor):
+        type_name = "Test::Outside"
+
+        async def create(self, ctx: ActorContext, props: Mapping[str, Any]) -> Created:
+            returned[ctx.resource_name] = anyio.current_time()
+            return Created(ctx.resource_name)
+
+        async def delete(self, ctx: ActorContext, physical_id: str,
+                         props: Mapping[str, Any]) -> None:
+            return None
+
+    registry = registry_with(CallLog())
+    registry.register(Outside)
+    registry.register(inward_type(started, delay=0.3))
+    template = hot({"o": {"type": "Test::Outside"},
+                    "n": {"type": "Test::Inward", "depends_on": "o"}})
+    async with engine_on(store, registry) as engine:
+        engine.listeners.append(
+            lambda e: published.setdefault((e.resource_name, e.status.value),
+                                           anyio.current_time()))
+        stack = await stacks.create_stack(engine, "order", inputs(template))
+    assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
+    assert published[("o", "COMPLETE")] <= started["n"]
+    assert published[("o", "COMPLETE")] - returned["o"] < 0.15
+
+
+async def test_a_cancelled_run_of_inward_resources_leaves_no_state_unperformed(
+        store: Store) -> None:
+    """A stack cancel reaches a walk of inward resources within a few milliseconds (at the
+    walk's yields), and what it leaves is what happened: every row that says
+    CREATE_COMPLETE was created, none says IN_PROGRESS."""
+    hundred = anyio.Event()
+
+    class Counting(dict[str, float]):
+        def __setitem__(self, name: str, when: float) -> None:
+            super().__setitem__(name, when)
+            if len(self) >= 100:
+                hundred.set()
+
+    started = Counting()
+    registry = registry_with(CallLog())
+    registry.register(inward_type(started))
+    template = hot({f"n{n:04d}": {"type": "Test::Inward"} for n in range(5000)})
+    async with engine_on(store, registry) as engine:
+        ended: list[Any] = []
+        async with anyio.create_task_group() as group:
+            async def create() -> None:
+                ended.append(await stacks.create_stack(engine, "stop", inputs(template)))
+
+            group.start_soon(create)
+            await hundred.wait()
+            await stacks.cancel_stack(engine, "stop", rollback=False)
+        rows = await store.list_resources(ended[0].id)
+    assert ended[0].status is Status.FAILED and ended[0].reason.endswith("cancelled")
+    assert len(started) < 5000
+    done = {row.name for row in rows if row.status is Status.COMPLETE
+            and row.action is Action.CREATE}
+    assert done and done <= set(started)
+    assert all(row.status is not Status.IN_PROGRESS for row in rows), \
+        [(row.name, row.action, row.status) for row in rows if row.status is Status.IN_PROGRESS]
