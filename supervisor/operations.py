@@ -279,7 +279,9 @@ async def _call(
     scope: OperationScope, row: ResourceRecord, action: Action,
     call: Callable[[], Awaitable[T]],
 ) -> T | ResourceRecord:
-    """Run an actor call under the limiter; a failure or interruption becomes a FAILED row."""
+    """Run an actor call under the limiter; a failure or interruption becomes a FAILED row.
+    (An error of the store's while waiting for a slot is the store's, not the actor's: it
+    propagates.)"""
     limiter = scope.engine.limiter
     try:
         try:
@@ -288,6 +290,10 @@ async def _call(
             if scope.journal is not None:
                 await scope.journal.flush()  # what it holds must not wait for a free slot
             await limiter.acquire()
+    except anyio.get_cancelled_exc_class():
+        await _interrupted(scope, row, action)
+        raise
+    try:
         started = anyio.current_time()
         try:
             return await call()
@@ -297,11 +303,16 @@ async def _call(
     except ReplaceRequired:
         raise
     except anyio.get_cancelled_exc_class():
-        with anyio.CancelScope(shield=True):
-            await transition(scope, row, action, Status.FAILED, scope.interruption())
+        await _interrupted(scope, row, action)
         raise
     except Exception as err:
         return await transition(scope, row, action, Status.FAILED, failure_reason(err))
+
+
+async def _interrupted(scope: OperationScope, row: ResourceRecord, action: Action) -> None:
+    """Save the row FAILED with the interruption's reason (stack cancel, stack timeout)."""
+    with anyio.CancelScope(shield=True):
+        await transition(scope, row, action, Status.FAILED, scope.interruption())
 
 
 async def create(scope: OperationScope, row: ResourceRecord, props: Mapping[str, Any],
