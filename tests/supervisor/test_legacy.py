@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from storage import (
     evolve,
 )
 from supervisor import operations, stacks
+from supervisor.engine import Engine
 from supervisor.errors import StateError, TemplateError
 from supervisor.lifecycle import load_stack
 from supervisor.operations import HOLD_AT_MOST_S, Journal
@@ -603,6 +605,23 @@ async def test_a_cancel_that_lands_on_a_final_state_still_drops_the_deleted_row(
         assert set(states) <= {(Action.CREATE, Status.COMPLETE)}
 
 
+@asynccontextmanager
+async def the_only_slot_taken(engine: Engine, seconds: float) -> AsyncIterator[None]:
+    """Within the block, another task holds the engine's only action slot for `seconds`
+    (the engine runs with `max_concurrent_actions` 1)."""
+    async with anyio.create_task_group() as group:
+        holding = anyio.Event()
+
+        async def hog() -> None:
+            async with engine.limiter:
+                holding.set()
+                await anyio.sleep(seconds)
+
+        group.start_soon(hog)
+        await holding.wait()
+        yield
+
+
 async def test_held_states_are_written_before_the_walk_waits_for_an_action_slot(
         store: Store) -> None:
     """The engine's action slots are shared: while the walk waits for one, what it holds
@@ -616,16 +635,7 @@ async def test_held_states_are_written_before_the_walk_waits_for_an_action_slot(
         engine.listeners.append(
             lambda e: published.setdefault((e.resource_name, e.status.value),
                                            anyio.current_time()))
-        async with anyio.create_task_group() as group:
-            holding = anyio.Event()
-
-            async def hog() -> None:
-                async with engine.limiter:
-                    holding.set()
-                    await anyio.sleep(0.3)
-
-            group.start_soon(hog)
-            await holding.wait()
+        async with the_only_slot_taken(engine, 0.3):
             begun = anyio.current_time()
             stack = await stacks.create_stack(engine, "slot", inputs(template))
     assert (stack.action, stack.status) == (Action.CREATE, Status.COMPLETE)
@@ -719,16 +729,7 @@ async def test_a_store_error_while_waiting_for_a_slot_is_the_stores_not_the_acto
 
     async with engine_on(store, registry, config_with(max_concurrent_actions=1)) as engine:
         monkeypatch.setattr(store, "write_resources", refuse_once)
-        async with anyio.create_task_group() as group:
-            holding = anyio.Event()
-
-            async def hog() -> None:
-                async with engine.limiter:
-                    holding.set()
-                    await anyio.sleep(0.2)
-
-            group.start_soon(hog)
-            await holding.wait()
+        async with the_only_slot_taken(engine, 0.2):
             with pytest.raises(BaseExceptionGroup) as caught:  # from the walk's task group
                 await stacks.create_stack(engine, "refused", inputs(hot(
                     {"n1": {"type": "Test::Inward"}})))
