@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from storage import (
     EventRecord,
     NotFound,
     SQLiteStore,
+    StackRecord,
     Status,
     Store,
     StoreError,
@@ -299,6 +300,14 @@ class StoredBeforeReported:
         return None if row is None else (row[0], row[1], row[2])
 
 
+async def counted(store: SQLiteStore,
+                  operation: Awaitable[StackRecord]) -> tuple[StackRecord, tuple[int, int]]:
+    """The stack `operation` ends with, and the commits and statements it took."""
+    commits, statements = store.commits, store.statements
+    stack = await operation
+    return stack, (store.commits - commits, store.statements - statements)
+
+
 async def test_each_resource_costs_one_commit_and_events_are_stored_before_reported(
         tmp_path: Path) -> None:
     """The legacy walk's journal: a resource's final state goes with the next resource's
@@ -310,14 +319,11 @@ async def test_each_resource_costs_one_commit_and_events_are_stored_before_repor
     try:
         async with engine_on(store, registry_with(CallLog()), QUIET) as engine:
             engine.listeners.append(watcher)
-            before, statements = store.commits, store.statements
-            stack = await stacks.create_stack(engine, "many", inputs(hot(
-                {name: rec(name) for name in names})))
-            created_commits = store.commits - before
-            created_statements = store.statements - statements
-            before = store.commits
-            gone = await stacks.delete_stack(engine, "many")
-            deleted_commits = store.commits - before
+            stack, (created_commits, created_statements) = await counted(
+                store, stacks.create_stack(engine, "many", inputs(hot(
+                    {name: rec(name) for name in names}))))
+            gone, (deleted_commits, _) = await counted(
+                store, stacks.delete_stack(engine, "many"))
     finally:
         watcher.db.close()
         await store.close()
@@ -345,14 +351,11 @@ async def test_inward_resources_share_commits_and_are_stored_before_reported(
     try:
         async with engine_on(store, registry_with(CallLog()), QUIET) as engine:
             engine.listeners.append(watcher)
-            before, statements = store.commits, store.statements
-            stack = await stacks.create_stack(engine, "inward", inputs(template))
-            created = store.commits - before, store.statements - statements
+            stack, created = await counted(
+                store, stacks.create_stack(engine, "inward", inputs(template)))
             assert {watcher.row_state(name)[:2] for name in names} == {  # type: ignore[index]
                 ("CREATE", "COMPLETE")}
-            before, statements = store.commits, store.statements
-            gone = await stacks.delete_stack(engine, "inward")
-            deleted = store.commits - before, store.statements - statements
+            gone, deleted = await counted(store, stacks.delete_stack(engine, "inward"))
     finally:
         watcher.db.close()
         await store.close()
